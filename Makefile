@@ -1,0 +1,52 @@
+# PaaS Studio: `make run` serves a demo on http://127.0.0.1:8000, `make test` checks everything.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON_FOR_VENV ?= $(shell command -v python3.12 || command -v python3)
+DEMO_PASSWORD ?= studio-demo
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Local runs and tests use development defaults; production sets DEBUG=0 and its own secrets.
+export DEBUG ?= 1
+
+.PHONY: run test install migrate seed lint format clean
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON_FOR_VENV) -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
+		|| { echo "PaaS Studio needs Python 3.12 or newer (found $$($(PYTHON_FOR_VENV) --version))."; exit 1; }
+	test -x $(BIN)/python || $(PYTHON_FOR_VENV) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+migrate: install
+	$(BIN)/python manage.py migrate --no-input
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo --password "$(DEMO_PASSWORD)"
+
+run: seed
+	@echo ""
+	@echo "  PaaS Studio is starting on http://$(HOST):$(PORT)/"
+	@echo "  Log in as admin (superuser), alice (admin of platform), dave (admin of research),"
+	@echo "  bob (member of research) or carol (member of finance); password: $(DEMO_PASSWORD)"
+	@echo ""
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	$(BIN)/python manage.py check --fail-level WARNING
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,0 +1,579 @@
+"""Environment templates, the service profiles built on them, and their history (SPEC §3)."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from profiles import rules
+from profiles.validators import (
+    DESCRIPTION_MAX_LENGTH,
+    DISPLAY_NAME_MAX_LENGTH,
+    ICON_URL_MAX_LENGTH,
+    validate_annotations,
+    validate_extra_config,
+    validate_icon_url,
+    validate_labels,
+    validate_readme,
+    validate_variable_name,
+)
+from studio import access
+from studio.fields import EncryptedTextField
+from studio.models import Project
+from studio.validators import RESOURCE_NAME_PATTERN, validate_resource_name
+
+VERSION_NAME_PATTERN = r"^v[1-9][0-9]{0,5}$"
+
+
+class Sharing(models.TextChoices):
+    NONE = "none", "None"
+    ALL = "all", "All Projects"
+    SELECTED = "selected", "Selected Projects"
+
+
+class ValueType(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    BOOLEAN = "boolean", "Boolean"
+    JSON = "json", "JSON"
+
+
+class Override(models.TextChoices):
+    ALLOWED = "allowed", "Allowed"
+    NOT_ALLOWED = "notallowed", "Not allowed"
+    RESTRICTED = "restricted", "Restricted"
+
+
+def _name_constraints() -> list[models.BaseConstraint]:
+    return [
+        models.CheckConstraint(
+            condition=Q(name__regex=RESOURCE_NAME_PATTERN),
+            name="%(app_label)s_%(class)s_name_format",
+            violation_error_message="The unique name breaks the naming rule.",
+        ),
+        models.CheckConstraint(
+            condition=~Q(display_name=""),
+            name="%(app_label)s_%(class)s_display_name_required",
+            violation_error_message="A display name is required.",
+        ),
+        models.CheckConstraint(
+            condition=Q(sharing__in=Sharing.values),
+            name="%(app_label)s_%(class)s_sharing_valid",
+            violation_error_message="Sharing must be none, all or selected.",
+        ),
+    ]
+
+
+class Shareable(models.Model):
+    """Owned by one project, optionally shared with all or selected other projects."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="%(class)ss")
+    sharing = models.CharField(max_length=10, choices=Sharing.choices, default=Sharing.NONE)
+    shared_with = models.ManyToManyField(
+        Project,
+        blank=True,
+        related_name="%(class)s_shared_into",
+        help_text="The other projects it is shared with, for Selected Projects.",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class SettingRules(models.Model):
+    """What a variable (template) or an input (profile) says about its value.
+
+    ``value`` holds non-sensitive values; a sensitive one lives in ``secret``, encrypted, and the
+    database refuses a sensitive row with text in ``value`` (constraint ``no_plain_secret``).
+    """
+
+    value = models.TextField("Default value", blank=True)
+    secret = EncryptedTextField(blank=True, editable=False)
+    required = models.BooleanField(default=False)
+    sensitive = models.BooleanField(default=False)
+    override = models.CharField(max_length=12, choices=Override.choices, default=Override.ALLOWED)
+    restricted_values = models.JSONField(
+        "Restricted values",
+        default=list,
+        blank=True,
+        help_text="The values end users may choose from when override is Restricted.",
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def setting_constraints(cls) -> list[models.BaseConstraint]:
+        return [
+            models.CheckConstraint(
+                condition=Q(sensitive=False) | Q(value=""),
+                name="%(app_label)s_%(class)s_no_plain_secret",
+                violation_error_message="A sensitive value may not be stored in clear.",
+            ),
+            models.CheckConstraint(
+                condition=Q(override__in=Override.values),
+                name="%(app_label)s_%(class)s_override_valid",
+                violation_error_message="Override must be allowed, notallowed or restricted.",
+            ),
+        ]
+
+    @property
+    def effective_value(self) -> str:
+        return self.secret if self.sensitive else self.value
+
+    @property
+    def has_value(self) -> bool:
+        return self.effective_value != ""
+
+    def set_value(self, value: str) -> None:
+        """Store ``value`` in the column its sensitivity calls for."""
+        if self.sensitive:
+            self.value, self.secret = "", value
+        else:
+            self.value, self.secret = value, ""
+
+
+# Environment templates ---------------------------------------------------------------------------
+
+
+class EnvironmentTemplateQuerySet(models.QuerySet):
+    def available_to(self, project: Project) -> "EnvironmentTemplateQuerySet":
+        return self.filter(access.shared_into_q(self.model, project))
+
+
+class EnvironmentTemplate(Shareable):
+    """The code that deploys the software behind a service profile, in numbered versions."""
+
+    name = models.CharField("Unique Name", max_length=63, validators=[validate_resource_name])
+    display_name = models.CharField("Display Name", max_length=DISPLAY_NAME_MAX_LENGTH)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    objects = EnvironmentTemplateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "project__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                name="%(app_label)s_%(class)s_unique_name_per_project",
+                violation_error_message="This project already has a template with this name.",
+            ),
+            *_name_constraints(),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.name}/{self.name}"
+
+    def clean(self) -> None:
+        rules.raise_problems(
+            rules.sharing_problems(owner=self.project_or_none, sharing=self.sharing)
+        )
+
+    @property
+    def project_or_none(self) -> Project | None:
+        return self.project if self.project_id else None
+
+
+class TemplateVersion(models.Model):
+    """One version of a template: its variables, outputs and where its code lives."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        DISABLED = "disabled", "Disabled"
+
+    template = models.ForeignKey(
+        EnvironmentTemplate, on_delete=models.CASCADE, related_name="versions"
+    )
+    name = models.CharField(
+        "Version", max_length=8, help_text="v1, v2, …", validators=[rules.validate_version_name]
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    code_repository = models.URLField(
+        "Repository URL", blank=True, help_text="Where the code lives, e.g. a git URL."
+    )
+    code_path = models.CharField("Path", max_length=500, blank=True)
+    code_revision = models.CharField("Revision", max_length=200, blank=True)
+    code_inline = models.TextField("Inline code", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["template", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "name"],
+                name="%(app_label)s_%(class)s_unique_per_template",
+                violation_error_message="This template already has a version with this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(name__regex=VERSION_NAME_PATTERN),
+                name="%(app_label)s_%(class)s_name_format",
+                violation_error_message="A version is named v1, v2, v3, …",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["draft", "active", "disabled"]),
+                name="%(app_label)s_%(class)s_state_valid",
+                violation_error_message="The state must be draft, active or disabled.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(code_repository="") & ~Q(code_inline=""))
+                | (~Q(code_repository="") & Q(code_inline="")),
+                name="%(app_label)s_%(class)s_one_code_reference",
+                violation_error_message=(
+                    "Give either a repository URL (with path and revision) or inline code, "
+                    "not both."
+                ),
+            ),
+        ]
+        indexes = [
+            # Version pickers list a template's active versions.
+            models.Index(fields=["template", "state"], name="profiles_version_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} {self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == self.State.ACTIVE
+
+
+class TemplateVariable(SettingRules):
+    """An input a template version declares."""
+
+    version = models.ForeignKey(TemplateVersion, on_delete=models.CASCADE, related_name="variables")
+    name = models.CharField(max_length=100, validators=[validate_variable_name])
+    value_type = models.CharField(
+        "Value type", max_length=10, choices=ValueType.choices, default=ValueType.TEXT
+    )
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+
+    class Meta:
+        ordering = ["version", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "name"],
+                name="%(app_label)s_%(class)s_unique_per_version",
+                violation_error_message="This version already declares a variable with this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(value_type__in=ValueType.values),
+                name="%(app_label)s_%(class)s_value_type_valid",
+                violation_error_message="The value type must be text, number, boolean or json.",
+            ),
+            *SettingRules.setting_constraints(),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        rules.raise_problems(rules.setting_problems(self.value_type, self))
+
+
+class TemplateOutput(models.Model):
+    """An output a template version declares (what exists after a launch)."""
+
+    version = models.ForeignKey(TemplateVersion, on_delete=models.CASCADE, related_name="outputs")
+    name = models.CharField(max_length=100, validators=[validate_variable_name])
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+    sensitive = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["version", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "name"],
+                name="%(app_label)s_%(class)s_unique_per_version",
+                violation_error_message="This version already declares an output with this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# Service profiles ----------------------------------------------------------------------------
+
+
+class ServiceProfileQuerySet(models.QuerySet):
+    def visible_to(self, project: Project) -> "ServiceProfileQuerySet":
+        """Everything ``project`` may look at: its own profiles and ready ones shared into it."""
+        return self.filter(access.profile_visible_q(self.model, project))
+
+    def in_catalog_of(self, project: Project) -> "ServiceProfileQuerySet":
+        """What end users of ``project`` may find and launch: visible and ready."""
+        return self.visible_to(project).filter(status=ServiceProfile.Status.READY)
+
+    def editable_in(self, project: Project) -> "ServiceProfileQuerySet":
+        """What the admins of ``project`` may change."""
+        return self.filter(access.profile_editable_q(project))
+
+
+class ServiceProfile(Shareable):
+    """A reusable, versioned app configuration built on an environment template version."""
+
+    class ServiceType(models.TextChoices):
+        NOTEBOOK = "notebook", "Notebook"
+        INFERENCE = "inference", "Inference"
+        JOBS = "jobs", "Jobs"
+        CUSTOM = "custom", "Custom Service"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        READY = "ready", "Ready"
+
+    name = models.CharField(
+        "Unique Name",
+        max_length=63,
+        validators=[validate_resource_name],
+        help_text="Cannot be changed once the profile is created.",
+    )
+    display_name = models.CharField(
+        "Display Name", max_length=DISPLAY_NAME_MAX_LENGTH, help_text="What end users see."
+    )
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+    template_version = models.ForeignKey(
+        TemplateVersion,
+        verbose_name="Environment Template Version",
+        on_delete=models.PROTECT,
+        related_name="profiles",
+    )
+    service_type = models.CharField(
+        "Service Type", max_length=10, choices=ServiceType.choices, default=ServiceType.NOTEBOOK
+    )
+    icon_url = models.CharField(
+        "Icon URL", max_length=ICON_URL_MAX_LENGTH, blank=True, validators=[validate_icon_url]
+    )
+    readme = models.TextField("Readme", blank=True, validators=[validate_readme])
+    labels = models.JSONField("Labels", default=dict, blank=True, validators=[validate_labels])
+    annotations = models.JSONField(
+        "Annotations", default=dict, blank=True, validators=[validate_annotations]
+    )
+    extra_config = models.JSONField(
+        "Extra Configuration", default=dict, blank=True, validators=[validate_extra_config]
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    revision = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    modified_at = models.DateTimeField(auto_now=True)
+    modified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+
+    objects = ServiceProfileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "project__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                name="%(app_label)s_%(class)s_unique_name_per_project",
+                violation_error_message=(
+                    "This project already has a service profile with this name."
+                ),
+            ),
+            *_name_constraints(),
+            models.CheckConstraint(
+                condition=Q(service_type__in=["notebook", "inference", "jobs", "custom"]),
+                name="%(app_label)s_%(class)s_service_type_valid",
+                violation_error_message="Unknown service type.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "ready"]),
+                name="%(app_label)s_%(class)s_status_valid",
+                violation_error_message="The status must be draft or ready.",
+            ),
+            models.CheckConstraint(
+                condition=Q(revision__gte=1),
+                name="%(app_label)s_%(class)s_revision_positive",
+                violation_error_message="Revisions count from 1.",
+            ),
+        ]
+        indexes = [
+            # The catalog filters visible profiles by status and service type.
+            models.Index(fields=["status", "service_type"], name="profiles_status_type_idx"),
+            # Shared-with-all profiles are looked up in every project's list.
+            models.Index(fields=["sharing"], name="profiles_profile_sharing_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.name}/{self.name}"
+
+    def clean(self) -> None:
+        problems = rules.sharing_problems(owner=self.project_or_none, sharing=self.sharing)
+        if self.project_id and self.template_version_id:
+            problems |= rules.version_problems(self.project, self.template_version)
+        rules.raise_problems(problems)
+
+    @property
+    def project_or_none(self) -> Project | None:
+        return self.project if self.project_id else None
+
+    @property
+    def environment_template(self) -> EnvironmentTemplate:
+        return self.template_version.template
+
+    @property
+    def is_system(self) -> bool:
+        return self.project.is_system_catalog
+
+
+class InputSetting(SettingRules):
+    """How a profile presents one variable of its template version to end users."""
+
+    profile = models.ForeignKey(ServiceProfile, on_delete=models.CASCADE, related_name="inputs")
+    name = models.CharField(
+        "Variable", max_length=100, validators=[validate_variable_name], editable=True
+    )
+    display_name = models.CharField("Display Name", max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
+    description = models.TextField(
+        "Help text", blank=True, max_length=DESCRIPTION_MAX_LENGTH, help_text="Shown to end users."
+    )
+
+    class Meta:
+        ordering = ["profile", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "name"],
+                name="%(app_label)s_%(class)s_unique_per_profile",
+                violation_error_message="This profile already has settings for this variable.",
+            ),
+            *SettingRules.setting_constraints(),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not self.profile_id or not self.profile.template_version_id:
+            return
+        variable = self.profile.template_version.variables.filter(name=self.name).first()
+        if variable is None:
+            raise ValidationError(
+                {"name": (f"“{self.name}” is not a variable of {self.profile.template_version}.")}
+            )
+        problems = rules.setting_problems(variable.value_type, self)
+        problems |= rules.tightening_problems(variable, self)
+        rules.raise_problems(problems)
+
+
+class OutputSetting(models.Model):
+    """A declared output of the template version that end users see after a launch."""
+
+    profile = models.ForeignKey(ServiceProfile, on_delete=models.CASCADE, related_name="outputs")
+    name = models.CharField("Output", max_length=100, validators=[validate_variable_name])
+    display_name = models.CharField("Display Name", max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+    sensitive = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["profile", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "name"],
+                name="%(app_label)s_%(class)s_unique_per_profile",
+                violation_error_message="This output is already shown.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not self.profile_id or not self.profile.template_version_id:
+            return
+        declared = self.profile.template_version.outputs.filter(name=self.name).first()
+        if declared is None:
+            raise ValidationError(
+                {"name": f"“{self.name}” is not an output of {self.profile.template_version}."}
+            )
+        if declared.sensitive and not self.sensitive:
+            raise ValidationError(
+                {"sensitive": "The template marks this output sensitive; it stays sensitive."}
+            )
+
+
+class ProfileRevision(models.Model):
+    """An immutable snapshot of a profile's whole document, taken at every saved change.
+
+    ``document`` never holds sensitive values; those are kept beside it in ``secrets``,
+    encrypted, so that what launches later can pin a revision with everything it needs.
+    """
+
+    profile = models.ForeignKey(ServiceProfile, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    document = models.JSONField()
+    secrets = EncryptedTextField(blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["profile", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "number"],
+                name="%(app_label)s_%(class)s_one_per_number",
+                violation_error_message="This revision already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile} revision {self.number}"
+
+
+class ProfileEvent(models.Model):
+    """What happened to a profile: kept after the profile is deleted, with its final document."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        SHARING_CHANGED = "sharing_changed", "Sharing changed"
+        CLONED = "cloned", "Cloned"
+        DELETED = "deleted", "Deleted"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_events")
+    profile = models.ForeignKey(
+        ServiceProfile, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    profile_name = models.CharField(max_length=63)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    revision = models.PositiveIntegerField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # A profile's event log, newest first, also after the profile is gone.
+            models.Index(
+                fields=["project", "profile_name", "-created_at"], name="profiles_event_log_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_name}: {self.get_action_display()} by {self.actor_name or '—'}"

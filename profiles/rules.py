@@ -1,0 +1,211 @@
+"""The domain rules of SPEC §3 that look at more than one value at once.
+
+Each ``*_problems`` function returns ``{field: [message, ...]}`` (empty when all is well) so that
+every way in can attach the messages to its own fields: a model's ``clean()`` (the Django
+admin), a Studio form, an API serializer. :func:`raise_problems` turns them into the
+``ValidationError`` Django forms understand.
+"""
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from django.core.exceptions import ValidationError
+
+from profiles.validators import parse_value
+
+if TYPE_CHECKING:
+    from profiles.models import TemplateVariable, TemplateVersion
+    from studio.models import Project
+
+Problems = dict[str, list[str]]
+
+_VERSION_NAME = re.compile(r"v[1-9][0-9]{0,5}")
+
+
+class Setting(Protocol):
+    """What a template variable and a profile input have in common."""
+
+    required: bool
+    sensitive: bool
+    override: str
+    restricted_values: Any
+
+    @property
+    def effective_value(self) -> str: ...
+
+
+def raise_problems(problems: Problems) -> None:
+    if problems:
+        raise ValidationError(problems)
+
+
+def _add(problems: Problems, field: str, message: str) -> None:
+    problems.setdefault(field, []).append(message)
+
+
+def validate_version_name(value: str) -> None:
+    if _VERSION_NAME.fullmatch(value or "") is None:
+        raise ValidationError("Name versions v1, v2, v3, …", code="invalid_version")
+
+
+def _parsed(value_type: str, values: Iterable[str]) -> list[Any]:
+    return [parse_value(value_type, v) for v in values]
+
+
+def setting_problems(value_type: str, setting: Setting) -> Problems:
+    """Whether a variable's or input's default, requirement and override policy hang together."""
+    problems: Problems = {}
+    value = setting.effective_value
+    restricted = setting.restricted_values
+    if not isinstance(restricted, list) or not all(isinstance(v, str) for v in restricted):
+        _add(problems, "restricted_values", "Restricted values must be a list of text values.")
+        return problems
+
+    try:
+        parsed_value = parse_value(value_type, value)
+    except ValidationError as error:
+        _add(problems, "value", error.messages[0])
+        parsed_value = None
+
+    if setting.override == "restricted":
+        if not restricted:
+            _add(problems, "restricted_values", "List at least one value end users may choose.")
+        if any(v == "" for v in restricted):
+            _add(problems, "restricted_values", "A restricted value may not be empty.")
+        if len(set(restricted)) != len(restricted):
+            _add(problems, "restricted_values", "Each restricted value may appear once.")
+        try:
+            allowed = _parsed(value_type, restricted)
+        except ValidationError as error:
+            _add(
+                problems,
+                "restricted_values",
+                f"Every restricted value must be valid: {error.messages[0]}",
+            )
+        else:
+            if value != "" and "value" not in problems and parsed_value not in allowed:
+                _add(problems, "value", "The default must be one of the restricted values.")
+    elif restricted:
+        _add(
+            problems,
+            "restricted_values",
+            "Restricted values apply only when override is Restricted.",
+        )
+
+    if setting.override == "notallowed" and setting.required and value == "":
+        _add(
+            problems,
+            "value",
+            "A required input that end users may not override needs a value.",
+        )
+    return problems
+
+
+def tightening_problems(variable: "TemplateVariable", setting: Setting) -> Problems:
+    """Progressive templating: a profile input may tighten its variable, never loosen it."""
+    problems: Problems = {}
+    if variable.required and not setting.required:
+        _add(problems, "required", "The template requires this variable, so it stays required.")
+    if variable.sensitive and not setting.sensitive:
+        _add(
+            problems, "sensitive", "The template marks this variable sensitive; it stays sensitive."
+        )
+
+    if variable.override == "notallowed":
+        if setting.override != "notallowed":
+            _add(
+                problems,
+                "override",
+                "The template does not allow overriding this variable; it stays Not allowed.",
+            )
+        if setting.effective_value != variable.effective_value:
+            _add(problems, "value", "The template fixes this value; it cannot be changed here.")
+    elif variable.override == "restricted":
+        if setting.override == "allowed":
+            _add(
+                problems,
+                "override",
+                "The template restricts this variable to a list; choose Restricted or Not allowed.",
+            )
+        try:
+            template_allowed = _parsed(variable.value_type, variable.restricted_values)
+            mine = _parsed(variable.value_type, setting.restricted_values)
+            value = parse_value(variable.value_type, setting.effective_value)
+        except ValidationError:
+            return problems  # the value problems are reported by setting_problems
+        if setting.override == "restricted" and any(v not in template_allowed for v in mine):
+            extra = [
+                text
+                for text, parsed in zip(setting.restricted_values, mine, strict=True)
+                if parsed not in template_allowed
+            ]
+            _add(
+                problems,
+                "restricted_values",
+                "The template allows only "
+                + ", ".join(variable.restricted_values)
+                + "; not "
+                + ", ".join(extra)
+                + ".",
+            )
+        if value is not None and value not in template_allowed:
+            _add(
+                problems,
+                "value",
+                "The template allows only " + ", ".join(variable.restricted_values) + ".",
+            )
+    return problems
+
+
+def sharing_problems(
+    *, owner: "Project | None", sharing: str, projects: Iterable["Project"] | None = None
+) -> Problems:
+    """Sharing is none, all, or a non-empty list of other, real projects.
+
+    ``projects`` is None where the caller cannot see the list yet (a model's ``clean()`` runs
+    before many-to-many rows are saved); the list is then checked by the form that carries it.
+    """
+    problems: Problems = {}
+    if sharing not in {"none", "all", "selected"}:
+        _add(problems, "sharing", "Choose None, All Projects or Selected Projects.")
+        return problems
+    if projects is None:
+        return problems
+    projects = list(projects)
+    if sharing == "selected" and not projects:
+        _add(problems, "shared_with", "Pick at least one project to share with.")
+    if sharing != "selected" and projects:
+        _add(problems, "shared_with", "Projects are picked only for Selected Projects.")
+    for project in projects:
+        if project.is_system_catalog:
+            _add(problems, "shared_with", "Nothing is shared into the system catalog.")
+        elif owner is not None and project.pk == owner.pk:
+            _add(
+                problems,
+                "shared_with",
+                f"“{project.name}” owns it already; pick other projects.",
+            )
+    return problems
+
+
+def version_problems(project: "Project", version: "TemplateVersion") -> Problems:
+    """A profile may be built only on an active version of a template available to its project."""
+    from profiles.models import EnvironmentTemplate
+
+    problems: Problems = {}
+    available = EnvironmentTemplate.objects.available_to(project).filter(pk=version.template_id)
+    if not available.exists():
+        _add(
+            problems,
+            "template_version",
+            f"The template “{version.template.name}” is not available to project {project.name}.",
+        )
+    elif not version.is_active:
+        _add(
+            problems,
+            "template_version",
+            f"Version {version.name} of {version.template.name} is {version.state}; "
+            "choose an active version.",
+        )
+    return problems

@@ -1,0 +1,193 @@
+"""Writes that touch several models: keyword-only, atomic, returning what they made."""
+
+import json
+
+from django.db import transaction
+
+from profiles.documents import changed_fields, content_of, profile_document, profile_secrets
+from profiles.models import (
+    InputSetting,
+    OutputSetting,
+    ProfileEvent,
+    ProfileRevision,
+    ServiceProfile,
+    TemplateVersion,
+)
+from studio.models import Project
+
+
+def _actor_name(actor) -> str:
+    return actor.get_username() if actor else ""
+
+
+def record_event(
+    *,
+    profile: ServiceProfile,
+    actor,
+    action: str,
+    detail: dict | None = None,
+) -> ProfileEvent:
+    return ProfileEvent.objects.create(
+        project=profile.project,
+        profile=profile if profile.pk else None,
+        profile_name=profile.name,
+        action=action,
+        revision=profile.revision,
+        actor=actor,
+        actor_name=_actor_name(actor),
+        detail=detail or {},
+    )
+
+
+@transaction.atomic
+def commit_revision(*, profile: ServiceProfile, actor, action: str | None = None) -> bool:
+    """Snapshot the profile as it now stands, if it differs from its latest revision.
+
+    The first snapshot is revision 1 (event ``created`` unless ``action`` says otherwise); each
+    later one bumps ``revision`` and records ``updated`` with the fields that changed. Returns
+    whether a revision was written; saving what is already the latest revision writes nothing.
+    """
+    latest = profile.revisions.order_by("-number").first()
+    secrets = profile_secrets(profile)
+    if latest is None:
+        number, changed = 1, []
+    else:
+        before = latest.document
+        if content_of(before) == content_of(profile_document(profile)) and secrets == (
+            json.loads(latest.secrets) if latest.secrets else {}
+        ):
+            return False
+        number = latest.number + 1
+        changed = changed_fields(before, profile_document(profile))
+        if secrets != (json.loads(latest.secrets) if latest.secrets else {}):
+            changed.append("spec.inputs (sensitive values)")
+
+    profile.revision = number
+    profile.modified_by = actor
+    profile.save(update_fields=["revision", "modified_by", "modified_at"])
+    profile.refresh_from_db(fields=["modified_at"])
+    ProfileRevision.objects.create(
+        profile=profile,
+        number=number,
+        document=profile_document(profile),
+        secrets=json.dumps(secrets) if secrets else "",
+        author=actor,
+    )
+    if action is None:
+        action = ProfileEvent.Action.CREATED if number == 1 else ProfileEvent.Action.UPDATED
+    record_event(
+        profile=profile, actor=actor, action=action, detail={"changed": changed} if changed else {}
+    )
+    return True
+
+
+def reconcile_inputs(*, profile: ServiceProfile) -> tuple[list[str], list[str]]:
+    """Make the input rows match the variables of the profile's template version.
+
+    New variables arrive with the template's own settings; rows of variables the version no
+    longer declares are dropped. Returns the names added and removed, for telling the admin.
+    """
+    variables = list(profile.template_version.variables.all())
+    existing = {s.name: s for s in profile.inputs.all()}
+    declared = {v.name for v in variables}
+    removed = sorted(name for name in existing if name not in declared)
+    profile.inputs.filter(name__in=removed).delete()
+    added = []
+    for variable in variables:
+        if variable.name in existing:
+            continue
+        setting = InputSetting(
+            profile=profile,
+            name=variable.name,
+            display_name=variable.name.replace("_", " ").capitalize(),
+            description=variable.description,
+            required=variable.required,
+            sensitive=variable.sensitive,
+            override=variable.override,
+            restricted_values=list(variable.restricted_values),
+            position=variable.position,
+        )
+        setting.set_value(variable.effective_value)
+        setting.save()
+        added.append(variable.name)
+    return added, removed
+
+
+def show_all_outputs(*, profile: ServiceProfile) -> list[str]:
+    """Show end users every declared output not yet shown, in the template's order."""
+    shown = set(profile.outputs.values_list("name", flat=True))
+    added = []
+    for output in profile.template_version.outputs.all():
+        if output.name in shown:
+            continue
+        OutputSetting.objects.create(
+            profile=profile,
+            name=output.name,
+            display_name=output.name.replace("_", " ").capitalize(),
+            description=output.description,
+            sensitive=output.sensitive,
+            position=output.position,
+        )
+        added.append(output.name)
+    return added
+
+
+@transaction.atomic
+def create_profile(
+    *,
+    project: Project,
+    actor,
+    name: str,
+    display_name: str,
+    template_version: TemplateVersion,
+    shared_with: list[Project] | None = None,
+    inputs: dict[str, dict] | None = None,
+    **fields,
+) -> ServiceProfile:
+    """A new profile with one input row per template variable and revision 1.
+
+    ``inputs`` optionally adjusts the rows the template gives, by variable name
+    (``{"gpu_count": {"display_name": "GPUs", "value": "2"}}``).
+
+    Callers validate first (forms, serializers); this checks again with ``full_clean`` so that
+    nothing invalid reaches the database by any way in.
+    """
+    profile = ServiceProfile(
+        project=project,
+        name=name,
+        display_name=display_name,
+        template_version=template_version,
+        created_by=actor,
+        modified_by=actor,
+        **fields,
+    )
+    profile.full_clean()
+    profile.save()
+    if shared_with:
+        profile.shared_with.set(shared_with)
+    reconcile_inputs(profile=profile)
+    for setting in profile.inputs.filter(name__in=list(inputs or {})):
+        changes = dict(inputs[setting.name])
+        value = changes.pop("value", None)
+        for field, new in changes.items():
+            setattr(setting, field, new)
+        if value is not None:
+            setting.set_value(value)
+        setting.full_clean()
+        setting.save()
+    show_all_outputs(profile=profile)
+    commit_revision(profile=profile, actor=actor)
+    return profile
+
+
+@transaction.atomic
+def delete_profile(*, profile: ServiceProfile, actor) -> None:
+    """Delete for good; the event keeps the final document."""
+    document = profile_document(profile)
+    record_event(
+        profile=profile,
+        actor=actor,
+        action=ProfileEvent.Action.DELETED,
+        detail={"document": document},
+    )
+    profile.delete()

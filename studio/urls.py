@@ -1,0 +1,28 @@
+"""Root URLs. Everything about one project lives under ``/projects/<project>/``."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from studio import views
+
+project_patterns = [
+    path("", views.project_home, name="project_home"),
+    path("members/", views.project_members, name="project_members"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("projects/<slug:project>/", include(project_patterns)),
+]
+
+admin.site.site_header = "PaaS Studio administration"
+admin.site.site_title = "PaaS Studio admin"
+admin.site.index_title = "Projects, templates and service profiles"

@@ -1,0 +1,28 @@
+"""The naming rule shared by projects and service profiles (SPEC §3)."""
+
+import re
+
+from django.core.exceptions import ValidationError
+
+RESOURCE_NAME_MAX_LENGTH = 63
+# Also enforced by the database: see the ``name_format`` constraints.
+RESOURCE_NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+_RESOURCE_NAME = re.compile(RESOURCE_NAME_PATTERN)
+
+
+def validate_resource_name(value: str) -> None:
+    """1 to 63 of ``a-z 0-9 -``, starting with a letter and not ending with ``-``."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError("Enter a name.", code="required")
+    if len(value) > RESOURCE_NAME_MAX_LENGTH:
+        raise ValidationError(
+            "Use at most %(limit)d characters (this one has %(length)d).",
+            code="max_length",
+            params={"limit": RESOURCE_NAME_MAX_LENGTH, "length": len(value)},
+        )
+    if _RESOURCE_NAME.fullmatch(value) is None:
+        raise ValidationError(
+            "Use lowercase letters, digits and hyphens, starting with a letter and not "
+            "ending with a hyphen (for example jupyter-notebook).",
+            code="invalid_name",
+        )
