@@ -1,0 +1,105 @@
+"""The cast of SPEC §7: projects platform, research and finance; admin, alice, dave, bob, carol.
+
+alice administers platform, dave administers research, bob is a member of research, carol a
+member of finance, admin is a superuser. Templates and profiles come from tests.factories.
+"""
+
+import pytest
+
+from tests.factories import make_project, make_template, make_user, system_catalog
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def platform(db):
+    return make_project("platform", display_name="Platform")
+
+
+@pytest.fixture
+def research(db):
+    return make_project("research", display_name="Research")
+
+
+@pytest.fixture
+def finance(db):
+    return make_project("finance", display_name="Finance")
+
+
+@pytest.fixture
+def projects(platform, research, finance):
+    return {"platform": platform, "research": research, "finance": finance}
+
+
+@pytest.fixture
+def system(db):
+    return system_catalog()
+
+
+@pytest.fixture
+def superuser(projects):
+    return make_user("admin", superuser=True)
+
+
+@pytest.fixture
+def alice(projects):
+    return make_user("alice", platform="admin")
+
+
+@pytest.fixture
+def dave(projects):
+    return make_user("dave", research="admin")
+
+
+@pytest.fixture
+def bob(projects):
+    return make_user("bob", research="member")
+
+
+@pytest.fixture
+def carol(projects):
+    return make_user("carol", finance="member")
+
+
+@pytest.fixture
+def cast(superuser, alice, dave, bob, carol):
+    return {"admin": superuser, "alice": alice, "dave": dave, "bob": bob, "carol": carol}
+
+
+@pytest.fixture
+def notebook_version(system):
+    """``jupyter-notebook`` v1 in the system catalog, with the variables of SPEC §7."""
+    return make_template(
+        system,
+        "jupyter-notebook",
+        sharing="all",
+        variables=[
+            {
+                "name": "notebook_profile",
+                "value": "pytorch",
+                "required": True,
+                "override": "restricted",
+                "restricted_values": ["pytorch", "tensorflow", "rapids"],
+            },
+            {"name": "image", "value": "nvcr.io/nvidia/pytorch:24.10-py3"},
+            {"name": "gpu_count", "value_type": "number", "value": "1", "required": True},
+            {"name": "enable_ssh", "value_type": "boolean", "value": "false"},
+            {"name": "region", "value": "us-east", "override": "notallowed"},
+            {"name": "hf_token", "sensitive": True, "value": "hf_template_secret"},
+        ],
+        outputs=[
+            {"name": "url", "description": "Notebook URL"},
+            {"name": "token", "description": "Access token", "sensitive": True},
+        ],
+    )
+
+
+def pytest_report_header(config):
+    from django.db import connection
+
+    settings = connection.settings_dict
+    where = settings["NAME"] if connection.vendor == "sqlite" else settings.get("HOST") or "socket"
+    return f"database: {connection.vendor} ({where})"
