@@ -100,7 +100,7 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
     def walk(old: Any, new: Any, path: str) -> None:
         if isinstance(old, dict) and isinstance(new, dict) and path.count(".") < 1:
-            for key in dict.fromkeys([*old, *new]):
+            for key in dict.fromkeys([*new, *old]):  # the fresh side keeps document order
                 walk(old.get(key), new.get(key), f"{path}.{key}" if path else key)
         elif old != new:
             changes.append(path)
