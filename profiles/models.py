@@ -22,7 +22,7 @@ from studio.fields import EncryptedTextField
 from studio.models import Project
 from studio.validators import RESOURCE_NAME_PATTERN, validate_resource_name
 
-VERSION_NAME_PATTERN = r"^v[1-9][0-9]{0,5}$"
+VERSION_NAME_PATTERN = r"\Av[1-9][0-9]{0,5}\Z"
 
 
 class Sharing(models.TextChoices):
@@ -309,6 +309,10 @@ class ServiceProfileQuerySet(models.QuerySet):
         """What end users of ``project`` may find and launch: visible and ready."""
         return self.visible_to(project).filter(status=ServiceProfile.Status.READY)
 
+    def system(self) -> "ServiceProfileQuerySet":
+        """The system profiles: what the platform ships to every project."""
+        return self.filter(access.system_profiles_q())
+
     def editable_in(self, project: Project) -> "ServiceProfileQuerySet":
         """What the admins of ``project`` may change."""
         return self.filter(access.profile_editable_q(project))
@@ -326,6 +330,12 @@ class ServiceProfile(Shareable):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         READY = "ready", "Ready"
+
+    class Step(models.TextChoices):
+        GENERAL = "general", "General"
+        INPUTS = "inputs", "Input Settings"
+        OUTPUTS = "outputs", "Output Settings"
+        SHARING = "sharing", "Sharing"
 
     name = models.CharField(
         "Unique Name",
@@ -358,6 +368,13 @@ class ServiceProfile(Shareable):
         "Extra Configuration", default=dict, blank=True, validators=[validate_extra_config]
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    wizard_step = models.CharField(
+        max_length=10,
+        choices=Step.choices,
+        default=Step.GENERAL,
+        editable=False,
+        help_text="Where the wizard resumes for a draft: the first step not yet saved.",
+    )
     revision = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

@@ -54,4 +54,4 @@ def render_readme(text: str) -> SafeString:
         url_relative="deny",
         link_rel="noopener noreferrer nofollow",
     )
-    return mark_safe(clean)  # noqa: S308 - sanitized by nh3 just above
+    return mark_safe(clean)  # sanitized by nh3 just above

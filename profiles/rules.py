@@ -49,8 +49,23 @@ def validate_version_name(value: str) -> None:
         raise ValidationError("Name versions v1, v2, v3, …", code="invalid_version")
 
 
+def comparable(value: Any) -> Any:
+    """A value to compare parsed values by, keeping JSON true apart from 1 and false from 0."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, list):
+        return ("list", tuple(comparable(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((k, comparable(v)) for k, v in value.items())))
+    return value
+
+
 def _parsed(value_type: str, values: Iterable[str]) -> list[Any]:
-    return [parse_value(value_type, v) for v in values]
+    return [comparable(parse_value(value_type, v)) for v in values]
+
+
+def _is_text_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def setting_problems(value_type: str, setting: Setting) -> Problems:
@@ -58,12 +73,12 @@ def setting_problems(value_type: str, setting: Setting) -> Problems:
     problems: Problems = {}
     value = setting.effective_value
     restricted = setting.restricted_values
-    if not isinstance(restricted, list) or not all(isinstance(v, str) for v in restricted):
+    if not _is_text_list(restricted):
         _add(problems, "restricted_values", "Restricted values must be a list of text values.")
         return problems
 
     try:
-        parsed_value = parse_value(value_type, value)
+        parsed_value = comparable(parse_value(value_type, value))
     except ValidationError as error:
         _add(problems, "value", error.messages[0])
         parsed_value = None
@@ -128,10 +143,12 @@ def tightening_problems(variable: "TemplateVariable", setting: Setting) -> Probl
                 "override",
                 "The template restricts this variable to a list; choose Restricted or Not allowed.",
             )
+        if not _is_text_list(setting.restricted_values):
+            return problems  # reported by setting_problems
         try:
             template_allowed = _parsed(variable.value_type, variable.restricted_values)
             mine = _parsed(variable.value_type, setting.restricted_values)
-            value = parse_value(variable.value_type, setting.effective_value)
+            value = comparable(parse_value(variable.value_type, setting.effective_value))
         except ValidationError:
             return problems  # the value problems are reported by setting_problems
         if setting.override == "restricted" and any(v not in template_allowed for v in mine):
@@ -149,7 +166,7 @@ def tightening_problems(variable: "TemplateVariable", setting: Setting) -> Probl
                 + ", ".join(extra)
                 + ".",
             )
-        if value is not None and value not in template_allowed:
+        if setting.effective_value != "" and value not in template_allowed:
             _add(
                 problems,
                 "value",

@@ -1,8 +1,10 @@
 """Writes that touch several models: keyword-only, atomic, returning what they made."""
 
 import json
+from collections.abc import Callable
 
 from django.db import transaction
+from django.utils import timezone
 
 from profiles.documents import changed_fields, content_of, profile_document, profile_secrets
 from profiles.models import (
@@ -40,7 +42,9 @@ def record_event(
 
 
 @transaction.atomic
-def commit_revision(*, profile: ServiceProfile, actor, action: str | None = None) -> bool:
+def commit_revision(
+    *, profile: ServiceProfile, actor, action: str | None = None, detail: dict | None = None
+) -> bool:
     """Snapshot the profile as it now stands, if it differs from its latest revision.
 
     The first snapshot is revision 1 (event ``created`` unless ``action`` says otherwise); each
@@ -76,7 +80,10 @@ def commit_revision(*, profile: ServiceProfile, actor, action: str | None = None
     if action is None:
         action = ProfileEvent.Action.CREATED if number == 1 else ProfileEvent.Action.UPDATED
     record_event(
-        profile=profile, actor=actor, action=action, detail={"changed": changed} if changed else {}
+        profile=profile,
+        actor=actor,
+        action=action,
+        detail=({"changed": changed} if changed else {}) | (detail or {}),
     )
     return True
 
@@ -111,6 +118,15 @@ def reconcile_inputs(*, profile: ServiceProfile) -> tuple[list[str], list[str]]:
         setting.save()
         added.append(variable.name)
     return added, removed
+
+
+def reconcile_outputs(*, profile: ServiceProfile) -> list[str]:
+    """Stop showing outputs the profile's template version no longer declares; their names."""
+    declared = profile.template_version.outputs.values_list("name", flat=True)
+    dropped = profile.outputs.exclude(name__in=declared)
+    names = sorted(dropped.values_list("name", flat=True))
+    dropped.delete()
+    return names
 
 
 def show_all_outputs(*, profile: ServiceProfile) -> list[str]:
@@ -191,3 +207,80 @@ def delete_profile(*, profile: ServiceProfile, actor) -> None:
         detail={"document": document},
     )
     profile.delete()
+
+
+class StaleEdit(Exception):
+    """Someone saved the profile after the page being submitted was loaded."""
+
+    def __init__(self, current: ServiceProfile) -> None:
+        self.current = current
+        who = current.modified_by.get_username() if current.modified_by else "Someone"
+        when = timezone.localtime(current.modified_at).strftime("%Y-%m-%d %H:%M")
+        super().__init__(
+            f"{who} saved this profile (revision {current.revision}, {when}) after you opened "
+            "this page. Nothing of yours was saved: reload to see their changes, then make "
+            "yours again."
+        )
+
+
+@transaction.atomic
+def save_section(
+    *,
+    profile: ServiceProfile,
+    actor,
+    expected_revision: int,
+    apply: Callable[[], None],
+    action: str | None = None,
+) -> bool:
+    """Apply one section's changes if the profile is still at ``expected_revision``.
+
+    Locks the profile row, so two saves cannot both pass the check; raises :class:`StaleEdit`
+    (and changes nothing) when someone saved in between. Returns whether a revision was written.
+    """
+    current = (
+        ServiceProfile.objects.select_for_update()
+        .select_related("modified_by")
+        .get(pk=profile.pk)
+    )
+    if current.revision != expected_revision:
+        raise StaleEdit(current)
+    apply()
+    return commit_revision(profile=profile, actor=actor, action=action)
+
+
+@transaction.atomic
+def clone_profile(
+    *, source: ServiceProfile, project: Project, name: str, actor
+) -> ServiceProfile:
+    """A draft copy of ``source`` in ``project`` under a new unique name, not shared."""
+    profile = ServiceProfile(
+        project=project,
+        name=name,
+        display_name=source.display_name,
+        description=source.description,
+        template_version=source.template_version,
+        service_type=source.service_type,
+        icon_url=source.icon_url,
+        readme=source.readme,
+        labels=dict(source.labels),
+        annotations=dict(source.annotations),
+        extra_config=dict(source.extra_config),
+        created_by=actor,
+        modified_by=actor,
+    )
+    profile.full_clean()
+    profile.save()
+    for setting in source.inputs.all():
+        setting.pk, setting.profile = None, profile
+        setting.save()
+    for output in source.outputs.all():
+        output.pk, output.profile = None, profile
+        output.save()
+    reconcile_inputs(profile=profile)
+    commit_revision(
+        profile=profile,
+        actor=actor,
+        action=ProfileEvent.Action.CLONED,
+        detail={"from": f"{source.project.name}/{source.name}", "fromRevision": source.revision},
+    )
+    return profile

@@ -71,6 +71,17 @@ def _label_value_problem(key: str, value: object) -> str | None:
     return None
 
 
+def utf8_size(text: str) -> int:
+    """Bytes ``text`` takes stored as UTF-8; ValidationError for text that cannot be stored."""
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:
+        raise ValidationError(
+            "The text holds a character that cannot be stored (a lone surrogate).",
+            code="invalid_text",
+        ) from None
+
+
 def _require_mapping(value: object) -> Mapping:
     if not isinstance(value, Mapping):
         raise ValidationError("Enter key/value pairs.", code="invalid_type")
@@ -118,7 +129,7 @@ def validate_annotations(value: object) -> None:
         if problem:
             problems.append(problem)
     _raise_all(problems, "invalid_annotation")
-    size = sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
+    size = sum(utf8_size(k) + utf8_size(v) for k, v in annotations.items())
     if size > ANNOTATIONS_MAX_BYTES:
         raise ValidationError(
             "Annotations may hold at most 256 KiB in all (these hold %(size)s bytes).",
@@ -181,7 +192,11 @@ def validate_icon_url(value: str) -> None:
             code="max_length",
             params={"limit": f"{ICON_URL_MAX_LENGTH:,}"},
         )
-    if urlsplit(value).scheme.lower() not in {"http", "https"}:
+    try:
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        raise ValidationError("Enter a valid URL.", code="invalid") from None
+    if scheme not in {"http", "https"}:
         raise ValidationError(
             "Enter an absolute http:// or https:// address.", code="invalid_scheme"
         )
@@ -189,7 +204,7 @@ def validate_icon_url(value: str) -> None:
 
 
 def validate_readme(value: str) -> None:
-    size = len(value.encode())
+    size = utf8_size(value)
     if size > README_MAX_BYTES:
         raise ValidationError(
             "The readme may be at most 256 KiB (this one is %(size)s bytes).",
@@ -201,6 +216,12 @@ def validate_readme(value: str) -> None:
 # Values by valueType -------------------------------------------------------------------------
 
 _BOOLEAN_TEXT = {"true": True, "false": False}
+# What a number looks like to the code templates hand values to: ASCII digits, no "_".
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?", re.ASCII)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def parse_value(value_type: str, text: str) -> Any:
@@ -214,10 +235,12 @@ def parse_value(value_type: str, text: str) -> Any:
     if value_type == "text":
         return text
     if value_type == "number":
-        try:
-            number = Decimal(text.strip())
-        except InvalidOperation:
-            number = None
+        number = None
+        if _NUMBER.fullmatch(text.strip()):
+            try:
+                number = Decimal(text.strip())
+            except InvalidOperation:
+                number = None
         if number is None or not number.is_finite():
             raise ValidationError(
                 "“%(value)s” is not a number.", code="invalid_number", params={"value": text}
@@ -234,7 +257,7 @@ def parse_value(value_type: str, text: str) -> Any:
             ) from None
     if value_type == "json":
         try:
-            return json.loads(text)
+            return json.loads(text, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as error:
             raise ValidationError(
                 "This is not valid JSON: %(error)s.",

@@ -82,6 +82,11 @@ def profile_visible_q(model, project: "Project") -> Q:
     return Q(project=project) | (shared_into_q(model, project) & Q(status="ready"))
 
 
+def system_profiles_q() -> Q:
+    """System profiles: ready profiles of the system catalog, available to every project."""
+    return Q(project__name=SYSTEM_CATALOG, status="ready")
+
+
 def profile_editable_q(project: "Project") -> Q:
     """Only the owning project's admins change a profile; the system catalog is superusers' own."""
     if project.name == SYSTEM_CATALOG:

@@ -6,7 +6,9 @@ from django.core.exceptions import ValidationError
 
 RESOURCE_NAME_MAX_LENGTH = 63
 # Also enforced by the database: see the ``name_format`` constraints.
-RESOURCE_NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+# \A and \Z (not ^ and $, which let a trailing newline through in Python) mean the same in
+# PostgreSQL and in the REGEXP function Django gives SQLite.
+RESOURCE_NAME_PATTERN = r"\A[a-z]([a-z0-9-]{0,61}[a-z0-9])?\Z"
 _RESOURCE_NAME = re.compile(RESOURCE_NAME_PATTERN)
 
 
