@@ -238,9 +238,7 @@ def save_section(
     (and changes nothing) when someone saved in between. Returns whether a revision was written.
     """
     current = (
-        ServiceProfile.objects.select_for_update()
-        .select_related("modified_by")
-        .get(pk=profile.pk)
+        ServiceProfile.objects.select_for_update().select_related("modified_by").get(pk=profile.pk)
     )
     if current.revision != expected_revision:
         raise StaleEdit(current)
@@ -249,9 +247,7 @@ def save_section(
 
 
 @transaction.atomic
-def clone_profile(
-    *, source: ServiceProfile, project: Project, name: str, actor
-) -> ServiceProfile:
+def clone_profile(*, source: ServiceProfile, project: Project, name: str, actor) -> ServiceProfile:
     """A draft copy of ``source`` in ``project`` under a new unique name, not shared."""
     profile = ServiceProfile(
         project=project,

@@ -9,6 +9,7 @@ from studio import views
 project_patterns = [
     path("", views.project_home, name="project_home"),
     path("members/", views.project_members, name="project_members"),
+    path("studio/", include("profiles.urls")),
 ]
 
 urlpatterns = [

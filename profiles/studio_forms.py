@@ -1,0 +1,396 @@
+"""Forms of the PaaS Studio pages: the wizard steps, which are also the edit sections.
+
+Each form owns its layout (crispy ``FormHelper``) and its cleaning; validation rules come from
+profiles.validators and profiles.rules through the models, so these forms add no rule of
+their own beyond how a page collects values.
+"""
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.core.exceptions import ValidationError
+
+from profiles.forms import SensitiveValueFormMixin, SharingFormMixin
+from profiles.models import (
+    EnvironmentTemplate,
+    InputSetting,
+    Override,
+    ServiceProfile,
+    Sharing,
+    TemplateVersion,
+)
+from profiles.validators import unique_pairs
+from studio.models import Project
+from studio.validators import validate_resource_name
+
+# Key/value editors --------------------------------------------------------------------------
+
+
+class KeyValueWidget(forms.Widget):
+    """Rows of key and value inputs, posted as ``<name>-key`` and ``<name>-value`` lists."""
+
+    template_name = "profiles/widgets/key_value.html"
+
+    def __init__(self, *, noun: str, value_placeholder: str = "", attrs=None) -> None:
+        super().__init__(attrs)
+        self.noun = noun
+        self.value_placeholder = value_placeholder
+
+    def value_from_datadict(self, data, files, name):
+        keys = data.getlist(f"{name}-key") if hasattr(data, "getlist") else []
+        values = data.getlist(f"{name}-value") if hasattr(data, "getlist") else []
+        return list(zip(keys, values, strict=False))
+
+    def value_omitted_from_data(self, data, files, name) -> bool:
+        return f"{name}-key" not in data
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        if isinstance(value, dict):
+            rows = list(value.items())
+        else:
+            rows = [tuple(pair) for pair in value or []]
+        context["widget"] |= {
+            "rows": rows or [("", "")],
+            "noun": self.noun,
+            "value_placeholder": self.value_placeholder,
+        }
+        return context
+
+
+class KeyValueField(forms.Field):
+    """A mapping typed as rows; empty rows are ignored, a key given twice is refused."""
+
+    def __init__(self, *, noun: str, value_placeholder: str = "", **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(
+            widget=KeyValueWidget(noun=noun, value_placeholder=value_placeholder), **kwargs
+        )
+        self.noun = noun
+
+    def to_python(self, value) -> dict[str, str]:
+        if isinstance(value, dict):
+            return value
+        pairs = [(k.strip(), v) for k, v in value or [] if k.strip() or v.strip()]
+        missing = [v for k, v in pairs if not k]
+        if missing:
+            raise ValidationError(f"Every {self.noun} with a value needs a key.", code="no_key")
+        return unique_pairs(pairs, what=f"{self.noun} key")
+
+    def prepare_value(self, value):
+        return value
+
+
+class LinesField(forms.CharField):
+    """A list of text values, one per line."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        if isinstance(value, list):
+            return value
+        return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+
+class RevisionForm(forms.Form):
+    """The revision a page was loaded at, sent back for the stale-edit check."""
+
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+# General ------------------------------------------------------------------------------------
+
+
+class GeneralForm(forms.ModelForm):
+    """Step 1. The unique name is asked only when creating; it never changes afterwards."""
+
+    environment_template = forms.ModelChoiceField(
+        label="Environment Template",
+        queryset=EnvironmentTemplate.objects.none(),
+        empty_label="Select a template",
+        help_text="The code that deploys the software when a service is launched.",
+    )
+    labels = KeyValueField(
+        label="Labels",
+        noun="label",
+        help_text="Attached to the compute instances launched from this profile.",
+    )
+    annotations = KeyValueField(
+        label="Annotations", noun="annotation", help_text="Descriptive only; any text value."
+    )
+    extra_config = KeyValueField(
+        label="Extra Configuration",
+        noun="setting",
+        value_placeholder="value",
+        help_text="Additional settings such as environment variables (KEY=value).",
+    )
+
+    class Meta:
+        model = ServiceProfile
+        fields = [
+            "name",
+            "display_name",
+            "description",
+            "template_version",
+            "service_type",
+            "icon_url",
+            "readme",
+            "labels",
+            "annotations",
+            "extra_config",
+        ]
+        labels = {"template_version": "Environment Template Version"}
+        help_texts = {
+            "name": "Lowercase letters, digits and hyphens, e.g. jupyter-notebook. "
+            "It cannot be changed once the profile is created.",
+            "display_name": "What end users see, e.g. Jupyter Notebook.",
+            "description": "A few sentences that help end users choose this profile.",
+            "icon_url": "Absolute http(s) address of an image shown in the catalog.",
+            "readme": "Markdown: headings, lists, tables and fenced code. Shown to end users.",
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "readme": forms.Textarea(attrs={"rows": 12, "class": "font-monospace"}),
+            "icon_url": forms.URLInput(attrs={"placeholder": "https://"}),
+        }
+
+    def __init__(self, *args, project: Project, refresh_url: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+        self.instance.project = project
+        creating = self.instance.pk is None
+        if not creating:
+            del self.fields["name"]
+        templates = EnvironmentTemplate.objects.available_to(project).select_related("project")
+        self.fields["environment_template"].queryset = templates
+        self.fields["environment_template"].label_from_instance = _template_label
+        # Choosing a template re-renders the version choices from the server (htmx).
+        self.fields["environment_template"].widget.attrs |= {
+            "hx-get": refresh_url,
+            "hx-target": "#version-field",
+            "hx-swap": "outerHTML",
+            "hx-trigger": "change",
+        }
+
+        chosen = self._chosen_template()
+        if chosen is None and not creating:
+            chosen = self.instance.template_version.template
+            self.initial["environment_template"] = chosen.pk
+        versions = TemplateVersion.objects.filter(state=TemplateVersion.State.ACTIVE)
+        self.fields["template_version"].queryset = (
+            versions.filter(template=chosen) if chosen else versions.none()
+        )
+        self.fields["template_version"].empty_label = (
+            "Select a version" if chosen else "Select a template first"
+        )
+        self.fields["template_version"].label_from_instance = lambda v: v.name
+        self.fields["template_version"].help_text = "Only active versions can be chosen."
+
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+    def _chosen_template(self) -> EnvironmentTemplate | None:
+        key = self.add_prefix("environment_template")
+        raw = (self.data.get(key) if self.is_bound else None) or self.initial.get(
+            "environment_template"
+        )
+        if not raw:
+            return None
+        try:
+            return self.fields["environment_template"].queryset.filter(pk=int(raw)).first()
+        except (TypeError, ValueError):
+            return None
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        validate_resource_name(name)
+        if ServiceProfile.objects.filter(project=self.project, name=name).exists():
+            raise ValidationError(
+                "This project already has a service profile with this name.", code="taken"
+            )
+        return name
+
+
+def _template_label(template: EnvironmentTemplate) -> str:
+    owner = "System" if template.project.is_system_catalog else template.project.display_name
+    return f"{template.display_name} ({template.name}) · {owner}"
+
+
+# Input Settings -----------------------------------------------------------------------------
+
+
+class InputSettingForm(SensitiveValueFormMixin, forms.ModelForm):
+    """One variable's row: what end users see and how far they may change it."""
+
+    restricted_values = LinesField(
+        label="Restricted values", required=False, help_text="One per line."
+    )
+
+    class Meta:
+        model = InputSetting
+        fields = [
+            "value",
+            "display_name",
+            "description",
+            "required",
+            "sensitive",
+            "override",
+            "restricted_values",
+        ]
+        labels = {"value": "Default value", "description": "Help text"}
+        widgets = {
+            "value": forms.TextInput(),
+            "description": forms.TextInput(),
+        }
+
+    def __init__(self, *args, variable=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.variable = variable
+        self.fields["override"].widget = forms.Select(choices=Override.choices)
+        self.fields["description"].help_text = ""
+
+
+class BaseInputFormSet(forms.BaseModelFormSet):
+    def __init__(self, *args, variables: dict, **kwargs) -> None:
+        self.variables = variables
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        kwargs = super().get_form_kwargs(index)
+        if index is not None and index < len(self.get_queryset()):
+            kwargs["variable"] = self.variables.get(self.get_queryset()[index].name)
+        return kwargs
+
+
+InputFormSet = forms.modelformset_factory(
+    InputSetting, form=InputSettingForm, formset=BaseInputFormSet, extra=0, can_delete=False
+)
+
+
+# Output Settings ----------------------------------------------------------------------------
+
+
+class OutputChoiceForm(forms.Form):
+    """One declared output: shown to end users or not, and how."""
+
+    name = forms.CharField(widget=forms.HiddenInput)
+    show = forms.BooleanField(label="Show to end users", required=False)
+    display_name = forms.CharField(label="Display Name", max_length=100, required=False)
+    description = forms.CharField(label="Description", max_length=2000, required=False)
+    sensitive = forms.BooleanField(label="Sensitive", required=False)
+    position = forms.IntegerField(label="Order", min_value=0, max_value=999, required=False)
+
+    def __init__(self, *args, declared=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.declared = declared
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.declared is not None and self.declared.sensitive and not cleaned.get("sensitive"):
+            self.add_error(
+                "sensitive", "The template marks this output sensitive; it stays sensitive."
+            )
+        if cleaned.get("show") and not cleaned.get("display_name"):
+            self.add_error("display_name", "Give the output a name end users will see.")
+        return cleaned
+
+
+class BaseOutputFormSet(forms.BaseFormSet):
+    def __init__(self, *args, declared: list, **kwargs) -> None:
+        self.declared = declared
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        kwargs = super().get_form_kwargs(index)
+        if index is not None and index < len(self.declared):
+            kwargs["declared"] = self.declared[index]
+        return kwargs
+
+    def clean(self) -> None:
+        names = [form.cleaned_data.get("name") for form in self.forms if form.cleaned_data]
+        if sorted(names) != sorted(o.name for o in self.declared):
+            raise ValidationError("The outputs changed while you were editing; reload the page.")
+
+
+OutputFormSet = forms.formset_factory(
+    OutputChoiceForm, formset=BaseOutputFormSet, extra=0, max_num=200, absolute_max=200
+)
+
+
+# Sharing ------------------------------------------------------------------------------------
+
+
+class SharingForm(SharingFormMixin, forms.ModelForm):
+    class Meta:
+        model = ServiceProfile
+        fields = ["sharing", "shared_with"]
+        labels = {"sharing": "Share with", "shared_with": "Projects"}
+        widgets = {
+            "sharing": forms.RadioSelect(choices=Sharing.choices),
+            "shared_with": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["shared_with"].queryset = Project.objects.pickable().exclude(
+            pk=self.instance.project_id
+        )
+        self.fields["shared_with"].required = False
+        self.fields["shared_with"].label_from_instance = lambda p: f"{p.display_name} ({p.name})"
+        self.fields["shared_with"].help_text = "Pick the projects for Selected Projects."
+
+    def owner(self):
+        return self.instance.project
+
+    def clean(self):
+        cleaned = self.cleaned_data
+        if cleaned.get("sharing") in {Sharing.NONE, Sharing.ALL}:
+            # The picker stays on the page; what was ticked does not count for None/All.
+            cleaned["shared_with"] = Project.objects.none()
+        return super().clean()
+
+
+# Delete and clone ----------------------------------------------------------------------------
+
+
+class ConfirmDeleteForm(forms.Form):
+    confirm = forms.CharField(label="Type the unique name to confirm", max_length=63)
+
+    def __init__(self, *args, profile: ServiceProfile, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.profile = profile
+        self.fields["confirm"].widget.attrs |= {"autocomplete": "off", "spellcheck": "false"}
+
+    def clean_confirm(self) -> str:
+        typed = self.cleaned_data["confirm"].strip()
+        if typed != self.profile.name:
+            raise ValidationError(
+                f"Type {self.profile.name} exactly to delete this profile.", code="mismatch"
+            )
+        return typed
+
+
+class CloneForm(forms.Form):
+    name = forms.CharField(
+        label="Unique Name",
+        max_length=63,
+        validators=[validate_resource_name],
+        help_text="The new profile's unique name in this project; it cannot be changed later.",
+    )
+
+    def __init__(self, *args, project: Project, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if ServiceProfile.objects.filter(project=self.project, name=name).exists():
+            raise ValidationError(
+                "This project already has a service profile with this name.", code="taken"
+            )
+        return name

@@ -1,0 +1,36 @@
+"""PaaS Studio URLs, under ``/projects/<project>/studio/``."""
+
+from django.urls import path, register_converter
+
+from profiles import views
+from profiles.models import ServiceProfile
+
+
+class StepConverter:
+    regex = "|".join(ServiceProfile.Step.values)
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(StepConverter, "step")
+
+urlpatterns = [
+    path("", views.studio_home, name="studio_home"),
+    path("service-profiles/", views.profile_list, name="profile_list"),
+    path("service-profiles/new/", views.profile_new, name="profile_new"),
+    path("service-profiles/<slug:name>/", views.profile_view, name="profile_view"),
+    path("service-profiles/<slug:name>/delete/", views.profile_delete, name="profile_delete"),
+    path("service-profiles/<slug:name>/<step:step>/", views.profile_step, name="profile_step"),
+    path(
+        "shared-profiles/<slug:owner>/<slug:name>/",
+        views.shared_profile_view,
+        name="shared_profile_view",
+    ),
+    path("system-profiles/", views.system_profiles, name="system_profiles"),
+    path("system-profiles/<slug:name>/clone/", views.profile_clone, name="profile_clone"),
+    path("readme-preview/", views.readme_preview, name="readme_preview"),
+]

@@ -1,0 +1,506 @@
+"""The PaaS Studio pages: service profile list, wizard and edit sections, view, sharing, delete,
+system profiles and clone. Every view is for the project's admins (``access.admin_required``).
+"""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from profiles import services
+from profiles.documents import changed_fields
+from profiles.filters import ServiceProfileFilter
+from profiles.models import (
+    InputSetting,
+    OutputSetting,
+    ProfileEvent,
+    ServiceProfile,
+)
+from profiles.readme import render_readme
+from profiles.studio_forms import (
+    CloneForm,
+    ConfirmDeleteForm,
+    GeneralForm,
+    InputFormSet,
+    OutputFormSet,
+    RevisionForm,
+    SharingForm,
+)
+from studio import access
+from studio.models import Project
+
+PAGE_SIZE = 20
+STEPS = ServiceProfile.Step
+STEP_ORDER = list(STEPS.values)
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    """After a POST: a plain redirect, or HX-Redirect for an htmx request."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _own_profile(project: Project, name: str) -> ServiceProfile:
+    """A profile the project's admins may change; 404 for anything else (SPEC §2)."""
+    queryset = ServiceProfile.objects.editable_in(project).select_related(
+        "project", "template_version__template__project", "modified_by", "created_by"
+    )
+    return get_object_or_404(queryset, name=name)
+
+
+def _step_url(profile: ServiceProfile, step: str) -> str:
+    return reverse("profile_step", args=[profile.project.name, profile.name, step])
+
+
+def _view_url(profile: ServiceProfile) -> str:
+    return reverse("profile_view", args=[profile.project.name, profile.name])
+
+
+# Home and lists ---------------------------------------------------------------------------
+
+
+@require_GET
+@access.admin_required
+def studio_home(request: HttpRequest, project: Project) -> HttpResponse:
+    own = ServiceProfile.objects.editable_in(project)
+    context = {
+        "system_profiles": ServiceProfile.objects.system().select_related("project")[:4],
+        "system_count": ServiceProfile.objects.system().count(),
+        "recent": own.select_related("project").order_by("-modified_at")[:5],
+        "counts": own.aggregate(
+            total=Count("pk"), drafts=Count("pk", filter=Q(status=ServiceProfile.Status.DRAFT))
+        ),
+    }
+    return render(request, "profiles/studio_home.html", context)
+
+
+@require_GET
+@access.admin_required
+def profile_list(request: HttpRequest, project: Project) -> HttpResponse:
+    profiles = (
+        ServiceProfile.objects.visible_to(project)
+        .select_related("project")
+        .annotate(share_count=Count("shared_with"))
+    )
+    filters = ServiceProfileFilter(request.GET or None, queryset=profiles)
+    queryset = filters.qs if filters.is_bound else profiles
+    if not request.GET.get("ordering"):
+        queryset = queryset.order_by("name", "project__name")
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"filters": filters, "page": page, "querystring": _querystring(request)}
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "profiles/profile_list.html#results", context)
+    return render(request, "profiles/profile_list.html", context)
+
+
+def _querystring(request: HttpRequest) -> str:
+    """The current filters without the page number, for pagination links."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+@require_GET
+@access.admin_required
+def system_profiles(request: HttpRequest, project: Project) -> HttpResponse:
+    profiles = ServiceProfile.objects.system().select_related("template_version__template")
+    filters = ServiceProfileFilter(request.GET or None, queryset=profiles)
+    queryset = filters.qs if filters.is_bound else profiles.order_by("display_name")
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"filters": filters, "page": page, "querystring": _querystring(request)}
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "profiles/system_profiles.html#results", context)
+    return render(request, "profiles/system_profiles.html", context)
+
+
+# View -------------------------------------------------------------------------------------
+
+
+def _profile_details(profile: ServiceProfile) -> dict:
+    """What the view page shows besides the profile itself."""
+    revisions = list(profile.revisions.select_related("author").order_by("-number")[:21])
+    history = []
+    for newer, older in zip(revisions, [*revisions[1:], None], strict=True):
+        if len(history) == 20:
+            break
+        history.append(
+            {
+                "revision": newer,
+                "changed": changed_fields(older.document, newer.document) if older else [],
+            }
+        )
+    return {
+        "profile": profile,
+        "inputs": profile.inputs.all(),
+        "outputs": profile.outputs.all(),
+        "shared_with": profile.shared_with.order_by("name"),
+        "history": history,
+        "events": ProfileEvent.objects.filter(
+            project=profile.project, profile_name=profile.name
+        ).select_related("actor")[:50],
+        "readme_html": render_readme(profile.readme),
+        "steps": STEPS.choices,
+    }
+
+
+@require_GET
+@access.admin_required
+def profile_view(request: HttpRequest, project: Project, name: str) -> HttpResponse:
+    profile = _own_profile(project, name)
+    context = _profile_details(profile) | {"editable": True}
+    return render(request, "profiles/profile_view.html", context)
+
+
+@require_GET
+@access.admin_required
+def shared_profile_view(
+    request: HttpRequest, project: Project, owner: str, name: str
+) -> HttpResponse:
+    """A profile shared into the project: read-only, with where it comes from."""
+    queryset = (
+        ServiceProfile.objects.visible_to(project)
+        .exclude(project=project)
+        .select_related("project", "template_version__template", "modified_by", "created_by")
+    )
+    profile = get_object_or_404(queryset, project__name=owner, name=name)
+    context = _profile_details(profile) | {"editable": False}
+    return render(request, "profiles/profile_view.html", context)
+
+
+# The wizard and the edit sections ---------------------------------------------------------
+
+
+def _advance(profile: ServiceProfile, step: str) -> str | None:
+    """Record that a draft got past ``step``; the next step, or None after the last."""
+    index = STEP_ORDER.index(step)
+    following = STEP_ORDER[index + 1] if index + 1 < len(STEP_ORDER) else None
+    if following and STEP_ORDER.index(profile.wizard_step) < index + 1:
+        profile.wizard_step = following
+    return following
+
+
+def _section_context(profile: ServiceProfile, step: str, **forms) -> dict:
+    reached = STEP_ORDER.index(profile.wizard_step) if profile.status == "draft" else 99
+    return {
+        "profile": profile,
+        "step": step,
+        "steps": [
+            {"value": value, "label": label, "index": i + 1, "reachable": i <= reached}
+            for i, (value, label) in enumerate(STEPS.choices)
+        ],
+        "is_draft": profile.status == ServiceProfile.Status.DRAFT,
+        "is_last": step == STEP_ORDER[-1],
+        **forms,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@access.admin_required
+def profile_new(request: HttpRequest, project: Project) -> HttpResponse:
+    """Wizard step 1: General. Saving creates the profile as a draft."""
+    data = request.POST if request.method == "POST" else None
+    form = GeneralForm(
+        data, project=project, initial=_template_initial(request), refresh_url=request.path
+    )
+    if request.htmx and request.htmx.trigger_name == "environment_template":
+        return render(request, "profiles/step_general.html#version_field", {"form": form})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        profile = services.create_profile(
+            project=project,
+            actor=request.user,
+            name=data["name"],
+            display_name=data["display_name"],
+            template_version=data["template_version"],
+            description=data["description"],
+            service_type=data["service_type"],
+            icon_url=data["icon_url"],
+            readme=data["readme"],
+            labels=data["labels"],
+            annotations=data["annotations"],
+            extra_config=data["extra_config"],
+            wizard_step=STEPS.INPUTS,
+        )
+        messages.success(request, f"Saved {profile.name} as a draft. Next: Input Settings.")
+        return _redirect(request, _step_url(profile, STEPS.INPUTS))
+    context = {
+        "form": form,
+        "step": STEPS.GENERAL,
+        "steps": [
+            {"value": v, "label": label, "index": i + 1, "reachable": i == 0}
+            for i, (v, label) in enumerate(STEPS.choices)
+        ],
+        "is_draft": True,
+        "is_last": False,
+        "creating": True,
+    }
+    return render(request, "profiles/step_general.html", context, status=_status(form))
+
+
+def _template_initial(request: HttpRequest) -> dict:
+    template = request.GET.get("environment_template")
+    return {"environment_template": template} if template else {}
+
+
+def _status(*forms) -> int:
+    bound = [f for f in forms if f is not None and f.is_bound]
+    return 400 if any(not f.is_valid() for f in bound) else 200
+
+
+@require_http_methods(["GET", "POST"])
+@access.admin_required
+def profile_step(request: HttpRequest, project: Project, name: str, step: str) -> HttpResponse:
+    """A wizard step for a draft, an edit section (Save Changes) for a ready profile."""
+    profile = _own_profile(project, name)
+    if profile.status == ServiceProfile.Status.DRAFT and STEP_ORDER.index(step) > STEP_ORDER.index(
+        profile.wizard_step
+    ):
+        return redirect(_step_url(profile, profile.wizard_step))
+    handler = {
+        STEPS.GENERAL: _general,
+        STEPS.INPUTS: _inputs,
+        STEPS.OUTPUTS: _outputs,
+        STEPS.SHARING: _sharing,
+    }[step]
+    return handler(request, profile)
+
+
+def _save(
+    request: HttpRequest,
+    profile: ServiceProfile,
+    step: str,
+    revision_form,
+    apply,
+    *,
+    action=None,
+    saved: str,
+) -> HttpResponse | None:
+    """Save a valid section under the stale-edit check; the response, or None when refused."""
+    try:
+        services.save_section(
+            profile=profile,
+            actor=request.user,
+            expected_revision=revision_form.cleaned_data["revision"],
+            apply=apply,
+            action=action,
+        )
+    except services.StaleEdit as stale:
+        revision_form.add_error(None, str(stale))
+        return None
+    if profile.status == ServiceProfile.Status.DRAFT:
+        following = STEP_ORDER[STEP_ORDER.index(step) + 1] if step != STEP_ORDER[-1] else None
+        if following:
+            messages.success(request, f"{saved} saved. Next: {STEPS(following).label}.")
+            return _redirect(request, _step_url(profile, following))
+    messages.success(request, f"{saved} saved (revision {profile.revision}).")
+    return _redirect(request, _view_url(profile))
+
+
+def _general(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
+    data = request.POST if request.method == "POST" else None
+    form = GeneralForm(
+        data,
+        instance=profile,
+        project=profile.project,
+        initial=_template_initial(request),
+        refresh_url=request.path,
+    )
+    if request.htmx and request.htmx.trigger_name == "environment_template":
+        return render(request, "profiles/step_general.html#version_field", {"form": form})
+    revision = RevisionForm(data, initial={"revision": profile.revision})
+    previous_version = profile.template_version_id
+    if request.method == "POST" and form.is_valid() and revision.is_valid():
+
+        def apply() -> None:
+            form.save()
+            _advance(profile, STEPS.GENERAL)
+            profile.save(update_fields=["wizard_step"])
+            if profile.template_version_id != previous_version:
+                added, removed = services.reconcile_inputs(profile=profile)
+                dropped = services.reconcile_outputs(profile=profile)
+                messages.info(
+                    request,
+                    f"Input Settings now follow {profile.template_version.name}: "
+                    f"added {', '.join(added) or 'none'}; removed {', '.join(removed) or 'none'}"
+                    + (f"; outputs no longer declared: {', '.join(dropped)}." if dropped else "."),
+                )
+
+        response = _save(request, profile, STEPS.GENERAL, revision, apply, saved="General")
+        if response:
+            return response
+    context = _section_context(profile, STEPS.GENERAL, form=form, revision_form=revision)
+    return render(
+        request, "profiles/step_general.html", context, status=_conflict_or(revision, form)
+    )
+
+
+def _conflict_or(revision_form: RevisionForm, *forms) -> int:
+    if revision_form.is_bound and revision_form.non_field_errors():
+        return 409
+    return _status(revision_form, *forms)
+
+
+def _inputs(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
+    data = request.POST if request.method == "POST" else None
+    variables = {v.name: v for v in profile.template_version.variables.all()}
+    queryset = InputSetting.objects.filter(profile=profile).order_by("position", "name")
+    formset = InputFormSet(data, queryset=queryset, prefix="inputs", variables=variables)
+    for form in formset.forms:
+        form.instance.profile = profile
+    revision = RevisionForm(data, initial={"revision": profile.revision})
+    if request.method == "POST" and formset.is_valid() and revision.is_valid():
+
+        def apply() -> None:
+            formset.save()
+            _advance(profile, STEPS.INPUTS)
+            profile.save(update_fields=["wizard_step"])
+
+        response = _save(request, profile, STEPS.INPUTS, revision, apply, saved="Input Settings")
+        if response:
+            return response
+    rows = [(form, variables.get(form.instance.name)) for form in formset.forms]
+    context = _section_context(
+        profile, STEPS.INPUTS, formset=formset, rows=rows, revision_form=revision
+    )
+    return render(
+        request, "profiles/step_inputs.html", context, status=_conflict_or(revision, formset)
+    )
+
+
+def _outputs(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
+    data = request.POST if request.method == "POST" else None
+    declared = list(profile.template_version.outputs.all())
+    shown = {o.name: o for o in profile.outputs.all()}
+    initial = [
+        {
+            "name": output.name,
+            "show": output.name in shown,
+            "display_name": shown[output.name].display_name
+            if output.name in shown
+            else output.name.replace("_", " ").capitalize(),
+            "description": shown[output.name].description
+            if output.name in shown
+            else output.description,
+            "sensitive": shown[output.name].sensitive if output.name in shown else output.sensitive,
+            "position": shown[output.name].position if output.name in shown else index,
+        }
+        for index, output in enumerate(declared)
+    ]
+    formset = OutputFormSet(data, initial=initial, prefix="outputs", declared=declared)
+    revision = RevisionForm(data, initial={"revision": profile.revision})
+    if request.method == "POST" and formset.is_valid() and revision.is_valid():
+
+        def apply() -> None:
+            OutputSetting.objects.filter(profile=profile).delete()
+            OutputSetting.objects.bulk_create(
+                OutputSetting(
+                    profile=profile,
+                    name=row["name"],
+                    display_name=row["display_name"],
+                    description=row["description"],
+                    sensitive=row["sensitive"],
+                    position=row["position"] if row["position"] is not None else index,
+                )
+                for index, row in enumerate(formset.cleaned_data)
+                if row.get("show")
+            )
+            _advance(profile, STEPS.OUTPUTS)
+            profile.save(update_fields=["wizard_step"])
+
+        response = _save(request, profile, STEPS.OUTPUTS, revision, apply, saved="Output Settings")
+        if response:
+            return response
+    rows = list(zip(formset.forms, declared, strict=True))
+    context = _section_context(
+        profile, STEPS.OUTPUTS, formset=formset, rows=rows, revision_form=revision
+    )
+    return render(
+        request, "profiles/step_outputs.html", context, status=_conflict_or(revision, formset)
+    )
+
+
+def _sharing(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
+    data = request.POST if request.method == "POST" else None
+    form = SharingForm(data, instance=profile)
+    revision = RevisionForm(data, initial={"revision": profile.revision})
+    finishing = profile.status == ServiceProfile.Status.DRAFT
+    if request.method == "POST" and form.is_valid() and revision.is_valid():
+
+        def apply() -> None:
+            form.save()
+            if finishing:
+                profile.status = ServiceProfile.Status.READY
+                profile.save(update_fields=["status"])
+
+        response = _save(
+            request,
+            profile,
+            STEPS.SHARING,
+            revision,
+            apply,
+            action=None if finishing else ProfileEvent.Action.SHARING_CHANGED,
+            saved="Sharing" if not finishing else f"{profile.name} is ready; sharing",
+        )
+        if response:
+            return response
+    context = _section_context(profile, STEPS.SHARING, form=form, revision_form=revision)
+    return render(
+        request, "profiles/step_sharing.html", context, status=_conflict_or(revision, form)
+    )
+
+
+# Readme preview, delete, clone --------------------------------------------------------------
+
+
+@require_POST
+@access.admin_required
+def readme_preview(request: HttpRequest, project: Project) -> HttpResponse:
+    """The readme as end users will see it, rendered by the catalog's own function."""
+    text = request.POST.get("readme", "")[: 256 * 1024 + 1]
+    return render(request, "profiles/readme_preview.html", {"readme_html": render_readme(text)})
+
+
+@require_http_methods(["GET", "POST"])
+@access.admin_required
+def profile_delete(request: HttpRequest, project: Project, name: str) -> HttpResponse:
+    profile = _own_profile(project, name)
+    form = ConfirmDeleteForm(request.POST or None, profile=profile)
+    if request.method == "POST" and form.is_valid():
+        services.delete_profile(profile=profile, actor=request.user)
+        messages.success(request, f"Deleted {name}. It is no longer available to anyone.")
+        return _redirect(request, reverse("profile_list", args=[project.name]))
+    return render(
+        request,
+        "profiles/profile_delete.html",
+        {"profile": profile, "form": form},
+        status=_status(form),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@access.admin_required
+def profile_clone(request: HttpRequest, project: Project, name: str) -> HttpResponse:
+    source = get_object_or_404(
+        ServiceProfile.objects.system(),
+        name=name,
+    )
+    form = CloneForm(request.POST or None, project=project, initial={"name": source.name})
+    if request.method == "POST" and form.is_valid():
+        profile = services.clone_profile(
+            source=source, project=project, name=form.cleaned_data["name"], actor=request.user
+        )
+        messages.success(
+            request,
+            f"Cloned {source.display_name} as {profile.name}, a draft. Review each step, "
+            "then Save & Finish.",
+        )
+        return _redirect(request, _step_url(profile, STEPS.GENERAL))
+    return render(
+        request,
+        "profiles/profile_clone.html",
+        {"source": source, "form": form},
+        status=_status(form),
+    )
