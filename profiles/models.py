@@ -360,6 +360,9 @@ class ServiceProfile(Shareable):
         "Icon URL", max_length=ICON_URL_MAX_LENGTH, blank=True, validators=[validate_icon_url]
     )
     readme = models.TextField("Readme", blank=True, validators=[validate_readme])
+    readme_html = models.TextField(
+        blank=True, editable=False, help_text="The readme rendered at the latest revision."
+    )
     labels = models.JSONField("Labels", default=dict, blank=True, validators=[validate_labels])
     annotations = models.JSONField(
         "Annotations", default=dict, blank=True, validators=[validate_annotations]

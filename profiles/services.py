@@ -15,6 +15,7 @@ from profiles.models import (
     ServiceProfile,
     TemplateVersion,
 )
+from profiles.readme import render_readme
 from studio.models import Project
 
 
@@ -68,7 +69,9 @@ def commit_revision(
 
     profile.revision = number
     profile.modified_by = actor
-    profile.save(update_fields=["revision", "modified_by", "modified_at"])
+    # Rendered once per revision; pages show the stored HTML.
+    profile.readme_html = render_readme(profile.readme)
+    profile.save(update_fields=["revision", "modified_by", "modified_at", "readme_html"])
     profile.refresh_from_db(fields=["modified_at"])
     ProfileRevision.objects.create(
         profile=profile,
@@ -158,12 +161,14 @@ def create_profile(
     template_version: TemplateVersion,
     shared_with: list[Project] | None = None,
     inputs: dict[str, dict] | None = None,
+    outputs: dict[str, dict] | None = None,
     **fields,
 ) -> ServiceProfile:
     """A new profile with one input row per template variable and revision 1.
 
     ``inputs`` optionally adjusts the rows the template gives, by variable name
-    (``{"gpu_count": {"display_name": "GPUs", "value": "2"}}``).
+    (``{"gpu_count": {"display_name": "GPUs", "value": "2"}}``); ``outputs`` likewise adjusts
+    the outputs shown, all of them by default.
 
     Callers validate first (forms, serializers); this checks again with ``full_clean`` so that
     nothing invalid reaches the database by any way in.
@@ -192,6 +197,11 @@ def create_profile(
         setting.full_clean()
         setting.save()
     show_all_outputs(profile=profile)
+    for output in profile.outputs.filter(name__in=list(outputs or {})):
+        for field, new in outputs[output.name].items():
+            setattr(output, field, new)
+        output.full_clean()
+        output.save()
     commit_revision(profile=profile, actor=actor)
     return profile
 

@@ -8,6 +8,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -141,7 +142,7 @@ def _profile_details(profile: ServiceProfile) -> dict:
         "events": ProfileEvent.objects.filter(
             project=profile.project, profile_name=profile.name
         ).select_related("actor")[:50],
-        "readme_html": render_readme(profile.readme),
+        "readme_html": mark_safe(profile.readme_html),  # sanitized when the revision was saved
         "steps": STEPS.choices,
     }
 

@@ -10,6 +10,7 @@ project_patterns = [
     path("", views.project_home, name="project_home"),
     path("members/", views.project_members, name="project_members"),
     path("studio/", include("profiles.urls")),
+    path("catalog/", include("catalog.urls")),
 ]
 
 urlpatterns = [

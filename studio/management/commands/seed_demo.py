@@ -168,6 +168,10 @@ TEMPLATES = {
 
 PROFILES = {
     "jupyter-notebook": {
+        "outputs": {
+            "url": {"display_name": "Notebook URL"},
+            "token": {"display_name": "Access token"},
+        },
         "display_name": "Jupyter Notebook",
         "service_type": "notebook",
         "template": ("jupyter-notebook", "v1"),
@@ -206,6 +210,10 @@ Open the **Notebook URL** shown after launch and log in with the access token.
 """,
     },
     "vllm-inference": {
+        "outputs": {
+            "endpoint": {"display_name": "API endpoint"},
+            "api_key": {"display_name": "API key"},
+        },
         "display_name": "vLLM Inference",
         "service_type": "inference",
         "template": ("vllm-inference", "v1"),
@@ -231,6 +239,7 @@ curl "$ENDPOINT/v1/chat/completions" -H "Authorization: Bearer $API_KEY" \\
 """,
     },
     "batch-job": {
+        "outputs": {"job_id": {"display_name": "Job ID"}, "logs_url": {"display_name": "Logs"}},
         "display_name": "Batch Job",
         "service_type": "jobs",
         "template": ("batch-job", "v1"),
@@ -253,6 +262,10 @@ Runs your container once, to completion.
 """,
     },
     "bionemo": {
+        "outputs": {
+            "url": {"display_name": "JupyterLab URL"},
+            "token": {"display_name": "Access token"},
+        },
         "display_name": "NVIDIA BioNeMo",
         "service_type": "custom",
         "template": ("bionemo", "v1"),
@@ -342,6 +355,7 @@ class Command(BaseCommand):
                 sharing="all",
                 status=ServiceProfile.Status.READY,
                 inputs=spec["inputs"],
+                outputs=spec["outputs"],
             )
             created.append(f"system profile {name}")
 

@@ -1,0 +1,80 @@
+"""What end users see: the catalog of profiles available to their project, and each one's page."""
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET
+
+from catalog.filters import TYPES, CatalogFilter
+from profiles.models import ServiceProfile
+from studio import access
+from studio.models import Project
+
+PAGE_SIZE = 24
+
+
+@require_GET
+@access.member_required
+def catalog(request: HttpRequest, project: Project) -> HttpResponse:
+    profiles = (
+        ServiceProfile.objects.in_catalog_of(project)
+        .select_related("project")
+        .only(
+            "name",
+            "display_name",
+            "description",
+            "service_type",
+            "icon_url",
+            "project__name",
+            "project__display_name",
+        )
+        .order_by("display_name", "name", "project__name")
+    )
+    filters = CatalogFilter(request.GET, queryset=profiles)
+    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = filters.tab_counts()
+    query = request.GET.copy()
+    query.pop("page", None)
+    q = request.GET.get("q", "").strip()
+    tabs = [
+        {"value": "", "label": "All", "count": counts["all"]},
+        *({"value": v, "label": label, "count": counts[v]} for v, label in TYPES.choices),
+    ]
+    selected = request.GET.get("type", "") if request.GET.get("type") in TYPES.values else ""
+    context = {
+        "page": page,
+        "tabs": tabs,
+        "selected_type": selected,
+        "q": q,
+        "querystring": query.urlencode(),
+        "search_query": {"q": q} if q else {},
+    }
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "catalog/catalog.html#results", context)
+    return render(request, "catalog/catalog.html", context)
+
+
+@require_GET
+@access.member_required
+def catalog_detail(request: HttpRequest, project: Project, owner: str, name: str) -> HttpResponse:
+    profile = get_object_or_404(
+        ServiceProfile.objects.in_catalog_of(project).select_related(
+            "project", "template_version__template"
+        ),
+        project__name=owner,
+        name=name,
+    )
+    variables = {v.name: v for v in profile.template_version.variables.all()}
+    inputs = [
+        {"setting": setting, "variable": variables.get(setting.name)}
+        for setting in profile.inputs.all()
+    ]
+    context = {
+        "profile": profile,
+        "inputs": inputs,
+        "outputs": profile.outputs.all(),
+        # Rendered and sanitized once, when the revision was saved.
+        "readme_html": mark_safe(profile.readme_html),
+    }
+    return render(request, "catalog/detail.html", context)
