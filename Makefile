@@ -9,7 +9,7 @@ PORT ?= 8000
 # Local runs and tests use development defaults; production sets DEBUG=0 and its own secrets.
 export DEBUG ?= 1
 
-.PHONY: run test install migrate seed lint format clean
+.PHONY: run test install migrate seed lint format bench clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON_FOR_VENV) -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
@@ -47,6 +47,11 @@ test: lint
 	$(BIN)/python manage.py check --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Catalog render time with many profiles, in a throwaway database (set DATABASE_URL for
+# PostgreSQL); see benchmarks/catalog.py.
+bench: install
+	$(BIN)/python benchmarks/catalog.py --profiles $(or $(PROFILES),10000)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
