@@ -17,12 +17,13 @@ def _username(user) -> str | None:
 
 
 def input_document(setting, *, include_secrets: bool = False) -> dict[str, Any]:
+    """A profile input (or a template variable: it has no display name)."""
     override: dict[str, Any] = {"type": setting.override}
     if setting.override == "restricted":
         override["restrictedValues"] = list(setting.restricted_values)
     document: dict[str, Any] = {
         "name": setting.name,
-        "displayName": setting.display_name,
+        "displayName": getattr(setting, "display_name", ""),
         "description": setting.description,
     }
     if not setting.sensitive or include_secrets:
@@ -107,3 +108,104 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
     walk(content_of(before), content_of(after), "")
     return changes
+
+
+# Reading documents: model field names to document paths, for error messages --------------------
+
+PROFILE_PATHS = {
+    "name": "metadata.name",
+    "display_name": "metadata.displayName",
+    "description": "metadata.description",
+    "labels": "metadata.labels",
+    "annotations": "metadata.annotations",
+    "template_version": "spec.environmentTemplate.version",
+    "service_type": "spec.serviceType",
+    "icon_url": "spec.iconURL",
+    "readme": "spec.readme",
+    "extra_config": "spec.extraConfig",
+    "sharing": "spec.sharing.type",
+    "shared_with": "spec.sharing.projects",
+}
+INPUT_PATHS = {
+    "name": "name",
+    "value": "value",
+    "display_name": "displayName",
+    "description": "description",
+    "required": "required",
+    "sensitive": "sensitive",
+    "override": "override.type",
+    "restricted_values": "override.restrictedValues",
+}
+OUTPUT_PATHS = {
+    "name": "name",
+    "display_name": "displayName",
+    "description": "description",
+    "sensitive": "sensitive",
+}
+
+
+class DocumentError(Exception):
+    """A document that cannot be applied; ``causes`` pairs each document path with a message."""
+
+    def __init__(self, causes: list[tuple[str, str]]) -> None:
+        self.causes = causes
+        super().__init__("; ".join(f"{path}: {message}" for path, message in causes))
+
+
+def causes_from(error, paths: dict[str, str], prefix: str = "") -> list[tuple[str, str]]:
+    """Document-path causes from a Django ValidationError raised by a model's full_clean()."""
+    found = []
+    for field, messages in error.message_dict.items():
+        path = paths.get(field, "metadata" if field == "__all__" else field)
+        found.extend((prefix + path, message) for message in messages)
+    return found
+
+
+def template_document(template, *, include_secrets: bool = False) -> dict[str, Any]:
+    """An environment template with its versions (``kind: EnvironmentTemplate``).
+
+    Reads ``versions`` (each with ``variables`` and ``outputs``) and ``shared_with`` through
+    ``.all()``, so a list can prefetch them.
+    """
+    sharing: dict[str, Any] = {"type": template.sharing}
+    if template.sharing == "selected":
+        sharing["projects"] = sorted(p.name for p in template.shared_with.all())
+    versions = []
+    for version in template.versions.all():
+        code = (
+            {"inline": version.code_inline}
+            if version.code_inline
+            else {
+                "repository": version.code_repository,
+                "path": version.code_path,
+                "revision": version.code_revision,
+            }
+        )
+        variables = []
+        for variable in version.variables.all():
+            item = input_document(variable, include_secrets=include_secrets)
+            item.pop("displayName")
+            variables.append({"name": item.pop("name"), "valueType": variable.value_type, **item})
+        versions.append(
+            {
+                "name": version.name,
+                "state": version.state,
+                "code": code,
+                "variables": variables,
+                "outputs": [
+                    {"name": o.name, "description": o.description, "sensitive": o.sensitive}
+                    for o in version.outputs.all()
+                ],
+            }
+        )
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "EnvironmentTemplate",
+        "metadata": {
+            "name": template.name,
+            "project": template.project.name,
+            "displayName": template.display_name,
+            "description": template.description,
+        },
+        "spec": {"sharing": sharing, "versions": versions},
+    }

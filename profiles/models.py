@@ -141,6 +141,15 @@ class EnvironmentTemplateQuerySet(models.QuerySet):
     def available_to(self, project: Project) -> "EnvironmentTemplateQuerySet":
         return self.filter(access.shared_into_q(self.model, project))
 
+    def named_for(self, project: Project, name: str) -> "EnvironmentTemplate | None":
+        """The template ``name`` as ``project`` sees it: its own first, then the system's."""
+        templates = self.available_to(project).filter(name=name)
+        return (
+            templates.filter(project=project).first()
+            or templates.filter(project__name=access.SYSTEM_CATALOG).first()
+            or templates.order_by("project__name").first()
+        )
+
 
 class EnvironmentTemplate(Shareable):
     """The code that deploys the software behind a service profile, in numbered versions."""

@@ -3,10 +3,22 @@
 import json
 from collections.abc import Callable
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from profiles.documents import changed_fields, content_of, profile_document, profile_secrets
+from profiles import rules
+from profiles.documents import (
+    INPUT_PATHS,
+    OUTPUT_PATHS,
+    PROFILE_PATHS,
+    DocumentError,
+    causes_from,
+    changed_fields,
+    content_of,
+    profile_document,
+    profile_secrets,
+)
 from profiles.models import (
     InputSetting,
     OutputSetting,
@@ -227,9 +239,9 @@ class StaleEdit(Exception):
         who = current.modified_by.get_username() if current.modified_by else "Someone"
         when = timezone.localtime(current.modified_at).strftime("%Y-%m-%d %H:%M")
         super().__init__(
-            f"{who} saved this profile (revision {current.revision}, {when}) after you opened "
-            "this page. Nothing of yours was saved: reload to see their changes, then make "
-            "yours again."
+            f"{who} saved this profile at {when} (it is now at revision {current.revision}), "
+            "after the revision your changes were based on. Nothing of yours was saved: reload "
+            "it to see their changes, then make yours again."
         )
 
 
@@ -290,3 +302,218 @@ def clone_profile(*, source: ServiceProfile, project: Project, name: str, actor)
         detail={"from": f"{source.project.name}/{source.name}", "fromRevision": source.revision},
     )
     return profile
+
+
+def _pick_template_version(project: Project, reference: dict) -> TemplateVersion:
+    """The version a document names; its own project's template wins over shared ones."""
+    from profiles.models import EnvironmentTemplate
+
+    template = EnvironmentTemplate.objects.named_for(project, reference["name"])
+    if template is None:
+        raise DocumentError(
+            [
+                (
+                    "spec.environmentTemplate.name",
+                    f"No environment template named “{reference['name']}” is available to "
+                    f"project {project.name}.",
+                )
+            ]
+        )
+    version = template.versions.filter(name=reference["version"]).first()
+    if version is None:
+        raise DocumentError(
+            [
+                (
+                    "spec.environmentTemplate.version",
+                    f"{template.name} has no version “{reference['version']}”.",
+                )
+            ]
+        )
+    return version
+
+
+class _Unchanged(Exception):
+    """Raised inside the apply transaction to roll back a write that changed nothing."""
+
+
+def apply_profile_document(
+    *,
+    project: Project,
+    document: dict,
+    actor,
+    expected_revision: int | None = None,
+) -> tuple[ServiceProfile, str]:
+    """Create or replace the profile a (shape-checked) document describes.
+
+    The document is the whole truth: fields it leaves out take their defaults and input rows
+    start from the template's settings, except that a sensitive value the document does not
+    carry keeps the one stored. Returns the profile and ``created``, ``configured`` or
+    ``unchanged``. Raises DocumentError (changing nothing) with every problem by document path,
+    and StaleEdit when ``expected_revision`` is given and someone saved since.
+    """
+    try:
+        with transaction.atomic():
+            return _apply_profile_document(
+                project=project,
+                document=document,
+                actor=actor,
+                expected_revision=expected_revision,
+            )
+    except _Unchanged:
+        profile = ServiceProfile.objects.get(project=project, name=document["metadata"]["name"])
+        return profile, "unchanged"
+
+
+def _apply_profile_document(
+    *, project: Project, document: dict, actor, expected_revision: int | None
+) -> tuple[ServiceProfile, str]:
+    metadata, spec = document["metadata"], document["spec"]
+    if metadata.get("project", project.name) != project.name:
+        raise DocumentError(
+            [("metadata.project", f"The document is for project {metadata['project']}.")]
+        )
+    version = _pick_template_version(project, spec["environmentTemplate"])
+    profile = (
+        ServiceProfile.objects.select_for_update()
+        .filter(project=project, name=metadata["name"])
+        .select_related("modified_by")
+        .first()
+    )
+    creating = profile is None
+    if not creating and expected_revision is not None and profile.revision != expected_revision:
+        raise StaleEdit(profile)
+    if creating:
+        profile = ServiceProfile(project=project, created_by=actor)
+    before = None if creating else content_of(profile_document(profile))
+    old_secrets = {} if creating else profile_secrets(profile)
+
+    profile.name = metadata["name"]
+    profile.display_name = metadata["displayName"]
+    profile.description = metadata["description"]
+    profile.labels = metadata["labels"]
+    profile.annotations = metadata["annotations"]
+    profile.template_version = version
+    profile.service_type = spec["serviceType"]
+    profile.icon_url = spec["iconURL"]
+    profile.readme = spec["readme"]
+    profile.extra_config = spec["extraConfig"]
+    profile.sharing = spec["sharing"]["type"]
+    profile.status = ServiceProfile.Status.READY
+    profile.modified_by = actor
+
+    causes: list[tuple[str, str]] = []
+    try:
+        profile.full_clean(validate_unique=creating)
+    except ValidationError as error:
+        causes += causes_from(error, PROFILE_PATHS)
+
+    names = spec["sharing"]["projects"]
+    targets = {p.name: p for p in Project.objects.filter(name__in=names)}
+    causes += [
+        (f"spec.sharing.projects[{i}]", f"There is no project “{name}”.")
+        for i, name in enumerate(names)
+        if name not in targets
+    ]
+    problems = rules.sharing_problems(
+        owner=project, sharing=profile.sharing, projects=list(targets.values())
+    )
+    causes += [(PROFILE_PATHS[f], m) for f, messages in problems.items() for m in messages]
+    if causes:
+        raise DocumentError(causes)
+
+    profile.save()
+    profile.shared_with.set(list(targets.values()))
+    profile.inputs.all().delete()
+    reconcile_inputs(profile=profile)
+    causes += _apply_inputs(profile, spec["inputs"], old_secrets)
+    causes += _apply_outputs(profile, spec["outputs"])
+    if causes:
+        raise DocumentError(causes)
+
+    if (
+        before is not None
+        and before == content_of(profile_document(profile))
+        and (old_secrets == profile_secrets(profile))
+    ):
+        raise _Unchanged  # roll back: nothing changed, so modified_at and friends stay
+
+    commit_revision(profile=profile, actor=actor)
+    return profile, "created" if creating else "configured"
+
+
+def _apply_inputs(
+    profile: ServiceProfile, documents: list[dict], old_secrets: dict[str, str]
+) -> list[tuple[str, str]]:
+    settings = {s.name: s for s in profile.inputs.all()}
+    causes = []
+    seen = set()
+    for index, item in enumerate(documents):
+        prefix = f"spec.inputs[{index}]."
+        setting = settings.get(item["name"])
+        if setting is None:
+            causes.append(
+                (
+                    prefix + "name",
+                    f"“{item['name']}” is not a variable of {profile.template_version}.",
+                )
+            )
+            continue
+        if item["name"] in seen:
+            causes.append((prefix + "name", f"“{item['name']}” is listed twice."))
+            continue
+        seen.add(item["name"])
+        for key, field in [
+            ("displayName", "display_name"),
+            ("description", "description"),
+            ("required", "required"),
+            ("sensitive", "sensitive"),
+        ]:
+            if key in item:
+                setattr(setting, field, item[key])
+        if "override" in item:
+            setting.override = item["override"]["type"]
+            setting.restricted_values = item["override"]["restrictedValues"]
+        if "value" in item:
+            setting.set_value(item["value"])
+        elif setting.sensitive and setting.name in old_secrets:
+            setting.set_value(old_secrets[setting.name])
+        else:
+            setting.set_value(setting.effective_value)
+        try:
+            setting.full_clean()
+        except ValidationError as error:
+            causes += causes_from(error, INPUT_PATHS, prefix)
+            continue
+        setting.save()
+    for name, setting in settings.items():
+        if name not in seen and setting.sensitive and name in old_secrets:
+            setting.set_value(old_secrets[name])
+            setting.save()
+    return causes
+
+
+def _apply_outputs(profile: ServiceProfile, documents: list[dict]) -> list[tuple[str, str]]:
+    profile.outputs.all().delete()
+    causes = []
+    seen = set()
+    for index, item in enumerate(documents):
+        prefix = f"spec.outputs[{index}]."
+        if item["name"] in seen:
+            causes.append((prefix + "name", f"“{item['name']}” is listed twice."))
+            continue
+        seen.add(item["name"])
+        output = OutputSetting(
+            profile=profile,
+            name=item["name"],
+            display_name=item.get("displayName", ""),
+            description=item.get("description", ""),
+            sensitive=item.get("sensitive", False),
+            position=index,
+        )
+        try:
+            output.full_clean(exclude=["profile"])
+        except ValidationError as error:
+            causes += causes_from(error, OUTPUT_PATHS, prefix)
+            continue
+        output.save()
+    return causes

@@ -98,3 +98,55 @@ class Membership(models.Model):
             raise ValidationError(
                 {"project": "The system catalog has no members; superusers manage it."}
             )
+
+
+class ApiKey(models.Model):
+    """A personal key for scripts, sent as ``X-API-KEY``; only its SHA-256 is stored.
+
+    Keys are 256-bit random tokens, so a plain hash is enough: nothing to brute-force.
+    """
+
+    PREFIX = "pst_"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100, help_text="What the key is for, e.g. CI deploy.")
+    prefix = models.CharField(max_length=16, help_text="The first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(name=""),
+                name="%(app_label)s_%(class)s_name_required",
+                violation_error_message="Give the key a name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(token: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, *, user, name: str) -> tuple["ApiKey", str]:
+        """A new key and its token; the token is never stored and cannot be shown again."""
+        import secrets
+
+        token = cls.PREFIX + secrets.token_urlsafe(32)
+        key = cls.objects.create(user=user, name=name, prefix=token[:12], key_hash=cls.hash(token))
+        return key, token
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

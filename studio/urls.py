@@ -21,7 +21,10 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/api-keys/", views.api_keys, name="api_keys"),
+    path("accounts/api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("admin/", admin.site.urls),
+    path("apis/", include("studio.api_urls")),
     path("projects/<slug:project>/", include(project_patterns)),
 ]
 

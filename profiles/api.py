@@ -1,0 +1,361 @@
+"""REST API for service profiles and environment templates (SPEC §4 documents).
+
+Service profile endpoints are PaaS Studio's: for the project's admins (members 403). Template
+endpoints may be read by anyone in the project. The views are thin: shapes are checked by
+profiles.serializers, writes go through profiles.services, access through studio.access.
+"""
+
+import copy
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from profiles import rules, services
+from profiles.documents import (
+    API_VERSION,
+    DocumentError,
+    profile_document,
+    template_document,
+)
+from profiles.filters import ServiceProfileFilter
+from profiles.models import (
+    EnvironmentTemplate,
+    ProfileEvent,
+    ServiceProfile,
+    TemplateVersion,
+)
+from profiles.serializers import (
+    ProfileDocumentSerializer,
+    SharingSerializer,
+    TemplateDocumentSerializer,
+)
+from studio.api import Conflict, ProjectAPIView
+from studio.models import Project
+from studio.validators import validate_resource_name
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+PAGING = [
+    OpenApiParameter("q", str, description="Words to find in name, display name, description."),
+    OpenApiParameter("limit", int, description=f"At most this many items (1-{MAX_LIMIT})."),
+    OpenApiParameter("offset", int, description="Skip this many items."),
+]
+
+
+def paging(request) -> tuple[int, int]:
+    """``limit`` and ``offset`` from the query string; 400 naming the parameter when bad."""
+    values = {}
+    for name, default, high in [("limit", DEFAULT_LIMIT, MAX_LIMIT), ("offset", 0, None)]:
+        raw = request.query_params.get(name, str(default))
+        if not raw.isdigit() or (high and not 1 <= int(raw) <= high):
+            bound = f"from 1 to {high}" if high else "0 or more"
+            raise serializers.ValidationError({name: [f"Give a whole number {bound}."]})
+        values[name] = int(raw)
+    return values["limit"], values["offset"]
+
+
+def list_document(kind: str, items: list, count: int) -> dict:
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": {"count": count}, "items": items}
+
+
+def documents_queryset(queryset):
+    """What profile_document reads, fetched in a fixed number of queries."""
+    return queryset.select_related(
+        "project", "template_version__template", "created_by", "modified_by"
+    ).prefetch_related("inputs", "outputs", "shared_with")
+
+
+def parse_document(data) -> dict:
+    serializer = ProfileDocumentSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+ProfileListSerializer = inline_serializer(
+    "ServiceProfileList",
+    fields={
+        "apiVersion": serializers.CharField(),
+        "kind": serializers.CharField(),
+        "metadata": inline_serializer("ListMetadata", fields={"count": serializers.IntegerField()}),
+        "items": ProfileDocumentSerializer(many=True),
+    },
+)
+
+
+class ProfileListView(ProjectAPIView):
+    admin_only = True
+
+    @extend_schema(
+        parameters=[
+            *PAGING,
+            OpenApiParameter(
+                "serviceType", str, enum=ServiceProfile.ServiceType.values, required=False
+            ),
+        ],
+        responses=ProfileListSerializer,
+        summary="List the project's service profiles and those shared with it",
+        operation_id="listServiceProfiles",
+    )
+    def get(self, request, project: str):
+        limit, offset = paging(request)
+        queryset = ServiceProfile.objects.visible_to(self.project)
+        filters = ServiceProfileFilter(
+            {
+                "q": request.query_params.get("q", ""),
+                "service_type": request.query_params.get("serviceType", ""),
+            },
+            queryset=queryset,
+        )
+        if not filters.is_valid():
+            raise serializers.ValidationError({"serviceType": ["Unknown service type."]})
+        queryset = filters.qs.order_by("name", "project__name")
+        count = queryset.count()
+        page = documents_queryset(queryset)[offset : offset + limit]
+        items = [profile_document(p) for p in page]
+        return Response(list_document("ServiceProfileList", items, count))
+
+    @extend_schema(
+        request=ProfileDocumentSerializer,
+        responses={201: ProfileDocumentSerializer},
+        summary="Create a service profile from a document",
+        operation_id="createServiceProfile",
+    )
+    def post(self, request, project: str):
+        document = parse_document(request.data)
+        name = document["metadata"]["name"]
+        if ServiceProfile.objects.filter(project=self.project, name=name).exists():
+            raise Conflict(f"Project {self.project.name} already has a profile named {name}.")
+        profile, _ = services.apply_profile_document(
+            project=self.project, document=document, actor=request.user
+        )
+        return Response(profile_document(profile), status=status.HTTP_201_CREATED)
+
+
+class ProfileDetailView(ProjectAPIView):
+    admin_only = True
+
+    def get_profile(self, name: str) -> ServiceProfile:
+        return get_object_or_404(
+            documents_queryset(ServiceProfile.objects.editable_in(self.project)), name=name
+        )
+
+    @extend_schema(
+        responses=ProfileDocumentSerializer,
+        summary="Get a service profile",
+        operation_id="getServiceProfile",
+    )
+    def get(self, request, project: str, name: str):
+        return Response(profile_document(self.get_profile(name)))
+
+    def _replace(self, request, name: str, document: dict) -> Response:
+        if document["metadata"]["name"] != name:
+            raise serializers.ValidationError(
+                {"metadata": {"name": ["The unique name cannot be changed."]}}
+            )
+        try:
+            profile, _ = services.apply_profile_document(
+                project=self.project,
+                document=document,
+                actor=request.user,
+                expected_revision=document["metadata"].get("revision"),
+            )
+        except services.StaleEdit as stale:
+            raise Conflict(str(stale)) from None
+        return Response(profile_document(profile))
+
+    @extend_schema(
+        request=ProfileDocumentSerializer,
+        responses=ProfileDocumentSerializer,
+        summary="Replace a service profile (send metadata.revision for the stale-write check)",
+        operation_id="replaceServiceProfile",
+    )
+    def put(self, request, project: str, name: str):
+        self.get_profile(name)
+        return self._replace(request, name, parse_document(request.data))
+
+    @extend_schema(
+        request=inline_serializer("MergePatch", fields={}),
+        responses=ProfileDocumentSerializer,
+        summary="Change part of a service profile (JSON merge patch)",
+        operation_id="patchServiceProfile",
+    )
+    def patch(self, request, project: str, name: str):
+        current = profile_document(self.get_profile(name))
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"": ["Send a JSON (or YAML) object."]})
+        current["metadata"].pop("revision")
+        current.pop("status")
+        merged = merge_patch(current, request.data)
+        return self._replace(request, name, parse_document(merged))
+
+    @extend_schema(
+        responses={204: None},
+        summary="Delete a service profile for good",
+        operation_id="deleteServiceProfile",
+    )
+    def delete(self, request, project: str, name: str):
+        services.delete_profile(profile=self.get_profile(name), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProfileSharingView(ProjectAPIView):
+    admin_only = True
+
+    def sharing_of(self, profile: ServiceProfile) -> dict:
+        return {
+            "type": profile.sharing,
+            "projects": sorted(p.name for p in profile.shared_with.all()),
+        }
+
+    @extend_schema(
+        responses=SharingSerializer,
+        summary="Get a profile's sharing",
+        operation_id="getServiceProfileSharing",
+    )
+    def get(self, request, project: str, name: str):
+        profile = get_object_or_404(ServiceProfile.objects.editable_in(self.project), name=name)
+        return Response(self.sharing_of(profile))
+
+    @extend_schema(
+        request=SharingSerializer,
+        responses=SharingSerializer,
+        summary="Change a profile's sharing",
+        operation_id="replaceServiceProfileSharing",
+    )
+    def put(self, request, project: str, name: str):
+        profile = get_object_or_404(ServiceProfile.objects.editable_in(self.project), name=name)
+        serializer = SharingSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        names = serializer.validated_data["projects"]
+        targets = {p.name: p for p in Project.objects.filter(name__in=names)}
+        causes = [
+            (f"projects[{i}]", f"There is no project “{n}”.")
+            for i, n in enumerate(names)
+            if n not in targets
+        ]
+        problems = rules.sharing_problems(
+            owner=self.project,
+            sharing=serializer.validated_data["type"],
+            projects=list(targets.values()),
+        )
+        paths = {"sharing": "type", "shared_with": "projects"}
+        causes += [(paths[f], m) for f, messages in problems.items() for m in messages]
+        if causes:
+            raise DocumentError(causes)
+
+        def apply() -> None:
+            profile.sharing = serializer.validated_data["type"]
+            profile.save(update_fields=["sharing"])
+            profile.shared_with.set(list(targets.values()))
+
+        services.save_section(
+            profile=profile,
+            actor=request.user,
+            expected_revision=profile.revision,
+            apply=apply,
+            action=ProfileEvent.Action.SHARING_CHANGED,
+        )
+        return Response(self.sharing_of(profile))
+
+
+class CloneSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=63, validators=[validate_resource_name])
+
+
+class ProfileCloneView(ProjectAPIView):
+    admin_only = True
+
+    @extend_schema(
+        request=CloneSerializer,
+        responses={201: ProfileDocumentSerializer},
+        summary="Clone a system profile into the project, as a draft",
+        operation_id="cloneSystemProfile",
+    )
+    def post(self, request, project: str, name: str):
+        source = get_object_or_404(ServiceProfile.objects.system(), name=name)
+        serializer = CloneSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        new_name = serializer.validated_data["name"]
+        if ServiceProfile.objects.filter(project=self.project, name=new_name).exists():
+            raise Conflict(f"Project {self.project.name} already has a profile named {new_name}.")
+        profile = services.clone_profile(
+            source=source, project=self.project, name=new_name, actor=request.user
+        )
+        return Response(profile_document(profile), status=status.HTTP_201_CREATED)
+
+
+# Environment templates ------------------------------------------------------------------------
+
+
+def templates_queryset(project: Project):
+    return (
+        EnvironmentTemplate.objects.available_to(project)
+        .select_related("project")
+        .prefetch_related(
+            "shared_with",
+            Prefetch(
+                "versions",
+                queryset=TemplateVersion.objects.prefetch_related("variables", "outputs"),
+            ),
+        )
+        .order_by("name", "project__name")
+    )
+
+
+TemplateListSerializer = inline_serializer(
+    "EnvironmentTemplateList",
+    fields={
+        "apiVersion": serializers.CharField(),
+        "kind": serializers.CharField(),
+        "metadata": inline_serializer(
+            "TemplateListMetadata", fields={"count": serializers.IntegerField()}
+        ),
+        "items": TemplateDocumentSerializer(many=True),
+    },
+)
+
+
+class TemplateListView(ProjectAPIView):
+    @extend_schema(
+        parameters=PAGING[1:],
+        responses=TemplateListSerializer,
+        summary="Environment templates the project may build on",
+        operation_id="listEnvironmentTemplates",
+    )
+    def get(self, request, project: str):
+        limit, offset = paging(request)
+        queryset = templates_queryset(self.project)
+        count = queryset.count()
+        items = [template_document(t) for t in queryset[offset : offset + limit]]
+        return Response(list_document("EnvironmentTemplateList", items, count))
+
+
+class TemplateDetailView(ProjectAPIView):
+    @extend_schema(
+        responses=TemplateDocumentSerializer,
+        summary="Get an environment template",
+        operation_id="getEnvironmentTemplate",
+    )
+    def get(self, request, project: str, name: str):
+        found = EnvironmentTemplate.objects.named_for(self.project, name)
+        template = get_object_or_404(
+            templates_queryset(self.project), pk=getattr(found, "pk", None)
+        )
+        return Response(template_document(template))

@@ -1,0 +1,39 @@
+"""The REST API, under ``/apis/paas.envmgmt.io/v1/``; its schema and docs under ``/apis/``."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from catalog.api import CatalogView
+from profiles import api as profiles
+from studio.api import ProjectListView
+
+P = "paas.envmgmt.io/v1/projects/<slug:project>/"
+
+urlpatterns = [
+    path("paas.envmgmt.io/v1/projects/", ProjectListView.as_view(), name="api_projects"),
+    path(P + "serviceprofiles/", profiles.ProfileListView.as_view(), name="api_profiles"),
+    path(
+        P + "serviceprofiles/<slug:name>",
+        profiles.ProfileDetailView.as_view(),
+        name="api_profile",
+    ),
+    path(
+        P + "serviceprofiles/<slug:name>/sharing",
+        profiles.ProfileSharingView.as_view(),
+        name="api_profile_sharing",
+    ),
+    path(
+        P + "systemprofiles/<slug:name>/clone",
+        profiles.ProfileCloneView.as_view(),
+        name="api_profile_clone",
+    ),
+    path(P + "environmenttemplates/", profiles.TemplateListView.as_view(), name="api_templates"),
+    path(
+        P + "environmenttemplates/<slug:name>",
+        profiles.TemplateDetailView.as_view(),
+        name="api_template",
+    ),
+    path(P + "catalog/", CatalogView.as_view(), name="api_catalog"),
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+]
