@@ -136,6 +136,22 @@ INPUT_PATHS = {
     "override": "override.type",
     "restricted_values": "override.restrictedValues",
 }
+TEMPLATE_PATHS = {
+    "name": "metadata.name",
+    "display_name": "metadata.displayName",
+    "description": "metadata.description",
+    "sharing": "spec.sharing.type",
+    "shared_with": "spec.sharing.projects",
+}
+VERSION_PATHS = {
+    "name": "name",
+    "state": "state",
+    "code_repository": "code.repository",
+    "code_path": "code.path",
+    "code_revision": "code.revision",
+    "code_inline": "code.inline",
+    "__all__": "code",
+}
 OUTPUT_PATHS = {
     "name": "name",
     "display_name": "displayName",
@@ -156,9 +172,16 @@ def causes_from(error, paths: dict[str, str], prefix: str = "") -> list[tuple[st
     """Document-path causes from a Django ValidationError raised by a model's full_clean()."""
     found = []
     for field, messages in error.message_dict.items():
-        path = paths.get(field, "metadata" if field == "__all__" else field)
-        found.extend((prefix + path, message) for message in messages)
+        path = paths.get(field, field if field != "__all__" else "")
+        found.extend(((prefix + path).rstrip("."), message) for message in messages)
     return found
+
+
+def clean_for_export(document: dict[str, Any]) -> dict[str, Any]:
+    """A document as code keeps it: without its read-only bookkeeping (revision, status)."""
+    document = {key: value for key, value in document.items() if key != "status"}
+    document["metadata"] = {k: v for k, v in document["metadata"].items() if k != "revision"}
+    return document
 
 
 def template_document(template, *, include_secrets: bool = False) -> dict[str, Any]:

@@ -12,19 +12,25 @@ from profiles.documents import (
     INPUT_PATHS,
     OUTPUT_PATHS,
     PROFILE_PATHS,
+    TEMPLATE_PATHS,
+    VERSION_PATHS,
     DocumentError,
     causes_from,
     changed_fields,
     content_of,
     profile_document,
     profile_secrets,
+    template_document,
 )
 from profiles.models import (
+    EnvironmentTemplate,
     InputSetting,
     OutputSetting,
     ProfileEvent,
     ProfileRevision,
     ServiceProfile,
+    TemplateOutput,
+    TemplateVariable,
     TemplateVersion,
 )
 from profiles.readme import render_readme
@@ -517,3 +523,113 @@ def _apply_outputs(profile: ServiceProfile, documents: list[dict]) -> list[tuple
             continue
         output.save()
     return causes
+
+
+def apply_template_document(*, project: Project, document: dict) -> tuple[EnvironmentTemplate, str]:
+    """Create or update an environment template and the versions a document lists.
+
+    Each listed version's variables and outputs are replaced by the document's; versions the
+    document does not list are left alone (profiles may be built on them). Returns the
+    template and ``created``, ``configured`` or ``unchanged``; raises DocumentError.
+    """
+    try:
+        with transaction.atomic():
+            return _apply_template_document(project=project, document=document)
+    except _Unchanged:
+        template = EnvironmentTemplate.objects.get(
+            project=project, name=document["metadata"]["name"]
+        )
+        return template, "unchanged"
+
+
+def _apply_template_document(*, project: Project, document: dict):
+    metadata, spec = document["metadata"], document["spec"]
+    template = (
+        EnvironmentTemplate.objects.select_for_update()
+        .filter(project=project, name=metadata["name"])
+        .first()
+    )
+    creating = template is None
+    before = None if creating else template_document(template, include_secrets=True)
+    template = template or EnvironmentTemplate(project=project, name=metadata["name"])
+    template.display_name = metadata["displayName"]
+    template.description = metadata["description"]
+    template.sharing = spec["sharing"]["type"]
+    causes: list[tuple[str, str]] = []
+    try:
+        template.full_clean(validate_unique=creating)
+    except ValidationError as error:
+        causes += causes_from(error, TEMPLATE_PATHS)
+    names = spec["sharing"]["projects"]
+    targets = {p.name: p for p in Project.objects.filter(name__in=names)}
+    causes += [
+        (f"spec.sharing.projects[{i}]", f"There is no project “{name}”.")
+        for i, name in enumerate(names)
+        if name not in targets
+    ]
+    problems = rules.sharing_problems(
+        owner=project, sharing=template.sharing, projects=list(targets.values())
+    )
+    causes += [(TEMPLATE_PATHS[f], m) for f, messages in problems.items() for m in messages]
+    if causes:
+        raise DocumentError(causes)
+    template.save()
+    template.shared_with.set(list(targets.values()))
+
+    for v_index, item in enumerate(spec["versions"]):
+        prefix = f"spec.versions[{v_index}]."
+        version = template.versions.filter(name=item["name"]).first() or TemplateVersion(
+            template=template, name=item["name"]
+        )
+        code = item["code"]
+        version.state = item["state"]
+        version.code_repository = code["repository"]
+        version.code_path = code["path"]
+        version.code_revision = code["revision"]
+        version.code_inline = code["inline"]
+        try:
+            version.full_clean()
+        except ValidationError as error:
+            causes += causes_from(error, VERSION_PATHS, prefix)
+            continue
+        version.save()
+        old_secrets = {v.name: v.secret for v in version.variables.all() if v.sensitive}
+        version.variables.all().delete()
+        version.outputs.all().delete()
+        for index, spec_variable in enumerate(item["variables"]):
+            override = spec_variable.get("override") or {"type": "allowed", "restrictedValues": []}
+            variable = TemplateVariable(
+                version=version,
+                name=spec_variable["name"],
+                value_type=spec_variable["valueType"],
+                description=spec_variable["description"],
+                required=spec_variable["required"],
+                sensitive=spec_variable["sensitive"],
+                override=override["type"],
+                restricted_values=override["restrictedValues"],
+                position=index,
+            )
+            variable.set_value(
+                spec_variable.get("value", old_secrets.get(variable.name, ""))
+                if variable.sensitive
+                else spec_variable.get("value", "")
+            )
+            try:
+                variable.full_clean()
+            except ValidationError as error:
+                causes += causes_from(error, INPUT_PATHS, f"{prefix}variables[{index}].")
+                continue
+            variable.save()
+        for index, spec_output in enumerate(item["outputs"]):
+            output = TemplateOutput(version=version, position=index, **spec_output)
+            try:
+                output.full_clean()
+            except ValidationError as error:
+                causes += causes_from(error, OUTPUT_PATHS, f"{prefix}outputs[{index}].")
+                continue
+            output.save()
+    if causes:
+        raise DocumentError(causes)
+    if before is not None and before == template_document(template, include_secrets=True):
+        raise _Unchanged
+    return template, "created" if creating else "configured"
