@@ -9,6 +9,31 @@ import yaml
 from rest_framework import exceptions, parsers, renderers
 
 
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML with multi-line text (readmes) as literal blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str):
+    style = "|" if "\n" in value and not any(c in value for c in "\r\t") else None
+    if style and any(line != line.rstrip() for line in value.splitlines()):
+        style = None  # trailing spaces cannot survive a literal block
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(documents: list) -> str:
+    """One or more documents as YAML, keys in document order, readmes as literal blocks."""
+    return yaml.dump_all(
+        [_plain(d) for d in documents],
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+    )
+
+
 class YAMLRenderer(renderers.BaseRenderer):
     media_type = "application/yaml"
     format = "yaml"
@@ -17,9 +42,7 @@ class YAMLRenderer(renderers.BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         if data is None:
             return b""
-        return yaml.safe_dump(
-            _plain(data), sort_keys=False, allow_unicode=True, default_flow_style=False
-        ).encode()
+        return dump_yaml([data]).encode()
 
 
 def _plain(data: Any) -> Any:

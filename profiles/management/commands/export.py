@@ -8,12 +8,12 @@ status) is left out so the files diff cleanly in git; sensitive values are left 
 
 import sys
 
-import yaml
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from profiles.api import documents_queryset, templates_queryset
 from profiles.documents import clean_for_export, profile_document, template_document
 from profiles.models import ServiceProfile
+from studio.formats import dump_yaml
 from studio.models import Project
 
 
@@ -51,12 +51,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Project {project} has no profile named {', '.join(missing)}.")
             profiles = profiles.filter(name__in=names)
         documents += [profile_document(p, include_secrets=secrets) for p in profiles]
-        text = yaml.safe_dump_all(
-            [clean_for_export(d) for d in documents],
-            sort_keys=False,
-            allow_unicode=True,
-            default_flow_style=False,
-        )
+        text = dump_yaml([clean_for_export(d) for d in documents])
         if output:
             with open(output, "w", encoding="utf-8") as file:
                 file.write(text)
