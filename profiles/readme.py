@@ -5,8 +5,10 @@ import nh3
 from django.utils.safestring import SafeString, mark_safe
 from pygments.token import STANDARD_TYPES
 
-_EXTENSIONS = ["tables", "fenced_code", "codehilite", "sane_lists", "nl2br"]
+_EXTENSIONS = ["tables", "fenced_code", "codehilite", "sane_lists", "nl2br", "toc"]
 _EXTENSION_CONFIGS = {
+    # A readme sits under the page's own h1 and a section h2: its "# Title" becomes an h3.
+    "toc": {"baselevel": 3},
     "codehilite": {"css_class": "highlight", "guess_lang": False},
     "tables": {"use_align_attribute": True},
 }

@@ -36,6 +36,20 @@ from profiles.models import (
 from profiles.readme import render_readme
 from studio.models import Project
 
+_WORDS = {
+    "api": "API", "cpu": "CPU", "gpu": "GPU", "gib": "(GiB)", "hf": "Hugging Face",
+    "id": "ID", "json": "JSON", "ngc": "NGC", "ssh": "SSH", "url": "URL", "uri": "URI",
+}  # fmt: skip
+
+
+def humanize(name: str) -> str:
+    """A first display name for a variable or output: ``gpu_count`` → ``GPU count``."""
+    words = [_WORDS.get(word.lower(), word.lower()) for word in name.split("_") if word]
+    if not words:
+        return name
+    text = " ".join(words)
+    return text[0].upper() + text[1:]
+
 
 def _actor_name(actor) -> str:
     return actor.get_username() if actor else ""
@@ -127,7 +141,7 @@ def reconcile_inputs(*, profile: ServiceProfile) -> tuple[list[str], list[str]]:
         setting = InputSetting(
             profile=profile,
             name=variable.name,
-            display_name=variable.name.replace("_", " ").capitalize(),
+            display_name=humanize(variable.name),
             description=variable.description,
             required=variable.required,
             sensitive=variable.sensitive,
@@ -160,7 +174,7 @@ def show_all_outputs(*, profile: ServiceProfile) -> list[str]:
         OutputSetting.objects.create(
             profile=profile,
             name=output.name,
-            display_name=output.name.replace("_", " ").capitalize(),
+            display_name=humanize(output.name),
             description=output.description,
             sensitive=output.sensitive,
             position=output.position,

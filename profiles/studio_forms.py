@@ -126,7 +126,7 @@ class GeneralForm(forms.ModelForm):
         label="Extra Configuration",
         noun="setting",
         value_placeholder="value",
-        help_text="Additional settings such as environment variables (KEY=value).",
+        help_text="Additional settings such as environment variables: a name and its value.",
     )
 
     class Meta:
@@ -253,6 +253,32 @@ class InputSettingForm(SensitiveValueFormMixin, forms.ModelForm):
         self.variable = variable
         self.fields["override"].widget = forms.Select(choices=Override.choices)
         self.fields["description"].help_text = ""
+        if variable is not None:
+            self._follow_template(variable)
+
+    def _follow_template(self, variable) -> None:
+        """Lock what the template decides, and offer the value in its type's own widget."""
+        fields = self.fields
+        if variable.required:
+            fields["required"].disabled = True
+            fields["required"].help_text = "The template requires it."
+        if variable.sensitive:
+            fields["sensitive"].disabled = True
+            fields["sensitive"].help_text = "The template marks it sensitive."
+        if variable.override == Override.NOT_ALLOWED:
+            for name in ("override", "value", "restricted_values"):
+                fields[name].disabled = True
+            fields["value"].help_text = "The template fixes this value."
+        if self.instance.sensitive:
+            return  # the write-only password input stays
+        if variable.value_type == "boolean":
+            fields["value"].widget = forms.Select(
+                choices=[("", "No default"), ("true", "true"), ("false", "false")]
+            )
+        elif variable.value_type == "number":
+            fields["value"].widget = forms.TextInput(attrs={"inputmode": "decimal"})
+        elif variable.value_type == "json":
+            fields["value"].widget = forms.Textarea(attrs={"rows": 2, "class": "font-monospace"})
 
 
 class BaseInputFormSet(forms.BaseModelFormSet):
@@ -332,7 +358,7 @@ class SharingForm(SharingFormMixin, forms.ModelForm):
         labels = {"sharing": "Share with", "shared_with": "Projects"}
         widgets = {
             "sharing": forms.RadioSelect(choices=Sharing.choices),
-            "shared_with": forms.CheckboxSelectMultiple,
+            "shared_with": forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
         }
 
     def __init__(self, *args, **kwargs) -> None:

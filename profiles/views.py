@@ -183,10 +183,11 @@ def _advance(profile: ServiceProfile, step: str) -> str | None:
     return following
 
 
-def _section_context(profile: ServiceProfile, step: str, **forms) -> dict:
+def _section_context(profile: ServiceProfile, step: str, title: str = "", **forms) -> dict:
     reached = STEP_ORDER.index(profile.wizard_step) if profile.status == "draft" else 99
     return {
         "profile": profile,
+        "title": title or profile.display_name,
         "step": step,
         "steps": [
             {"value": value, "label": label, "index": i + 1, "reachable": i <= reached}
@@ -293,6 +294,13 @@ def _save(
         return None
     if profile.status == ServiceProfile.Status.DRAFT:
         following = STEP_ORDER[STEP_ORDER.index(step) + 1] if step != STEP_ORDER[-1] else None
+        if following and request.POST.get("then") == "exit":
+            messages.success(
+                request,
+                f"{saved} saved. {profile.name} stays a draft; continue with "
+                f"{STEPS(following).label} when you are ready.",
+            )
+            return _redirect(request, _view_url(profile))
         if following:
             messages.success(request, f"{saved} saved. Next: {STEPS(following).label}.")
             return _redirect(request, _step_url(profile, following))
@@ -302,6 +310,7 @@ def _save(
 
 def _general(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
+    title = profile.display_name  # as stored: binding the form changes the instance
     form = GeneralForm(
         data,
         instance=profile,
@@ -332,7 +341,9 @@ def _general(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
         response = _save(request, profile, STEPS.GENERAL, revision, apply, saved="General")
         if response:
             return response
-    context = _section_context(profile, STEPS.GENERAL, form=form, revision_form=revision)
+    context = _section_context(
+        profile, STEPS.GENERAL, title=title, form=form, revision_form=revision
+    )
     return render(
         request, "profiles/step_general.html", context, status=_conflict_or(revision, form)
     )
@@ -381,7 +392,7 @@ def _outputs(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
             "show": output.name in shown,
             "display_name": shown[output.name].display_name
             if output.name in shown
-            else output.name.replace("_", " ").capitalize(),
+            else services.humanize(output.name),
             "description": shown[output.name].description
             if output.name in shown
             else output.description,

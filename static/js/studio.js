@@ -80,9 +80,10 @@
   // Icons that fail to load fall back to the service type's symbol.
   function setUpIcons(root) {
     root.querySelectorAll("img[data-fallback]").forEach((img) => {
+      const holder = img.parentElement;
       const fallBack = () => {
         img.remove();
-        const icon = img.parentElement && img.parentElement.querySelector(".icon-fallback");
+        const icon = holder && holder.querySelector(".icon-fallback");
         if (icon) icon.classList.remove("d-none");
       };
       if (img.complete && img.naturalWidth === 0) fallBack();
@@ -98,7 +99,7 @@
     const sync = () => {
       const textarea = values.querySelector("textarea");
       const show = select.value === "restricted" || (textarea && textarea.value.trim() !== "");
-      values.classList.toggle("invisible", !show);
+      values.hidden = !show;
     };
     select.addEventListener("change", sync);
     sync();

@@ -1,0 +1,139 @@
+"""Browser tests: Playwright driving the system's Chromium against pytest-django's live server.
+
+Chromium comes from the system (``apt-get install chromium``), never from ``playwright install``:
+it is found through ``CHROMIUM_PATH`` or on the ``PATH``. Without one every test in this folder
+is skipped with the reason, or fails with it when ``REQUIRE_BROWSER_TESTS=1`` (CI sets that, so
+a missing browser can never pass a build quietly).
+
+Tests mark themselves ``django_db(transaction=True, serialized_rollback=True)``: transactions so
+the live server's thread sees the data they create, serialized rollback so the rows the migrations
+made (the system catalog) are back for whatever runs next.
+"""
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.factories import PASSWORD
+
+# Playwright's sync API keeps an event loop running in the main thread; Django would otherwise
+# refuse the ORM calls the tests and their fixtures make there.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+E2E_DIR = Path(__file__).resolve().parent
+SCREENSHOT_DIR = E2E_DIR.parent.parent / "test-results" / "screenshots"
+LOGIN_PATH = "/accounts/login/"
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+MISSING_CHROMIUM = (
+    "Chromium not found: install it with `apt-get install chromium` or set CHROMIUM_PATH"
+)
+
+
+def find_chromium() -> str | None:
+    """CHROMIUM_PATH if set (and only it), else the first Chromium on the PATH or in /usr/bin."""
+    configured = os.environ.get("CHROMIUM_PATH", "").strip()
+    candidates = (
+        [configured]
+        if configured
+        else [shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium"]
+    )
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+CHROMIUM = find_chromium()
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER_TESTS", "").strip() == "1"
+_fail_reason = pytest.StashKey[str]()
+
+
+def _is_e2e(item: pytest.Item) -> bool:
+    return E2E_DIR in Path(item.path).resolve().parents
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark this folder's tests ``e2e``; skip them (or fail them, in CI) without a Chromium."""
+    missing = CHROMIUM is None
+    reason = MISSING_CHROMIUM
+    if CHROMIUM is None and os.environ.get("CHROMIUM_PATH", "").strip():
+        reason = f"{MISSING_CHROMIUM} (CHROMIUM_PATH={os.environ['CHROMIUM_PATH']!r} is not one)"
+    for item in items:
+        if not _is_e2e(item):
+            continue
+        item.add_marker(pytest.mark.e2e)
+        if missing:
+            if REQUIRE_BROWSER:
+                item.stash[_fail_reason] = f"{reason}; REQUIRE_BROWSER_TESTS=1 forbids skipping"
+            else:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail before any fixture tries to launch a browser that is not there."""
+    reason = item.stash.get(_fail_reason, None)
+    if reason:
+        pytest.fail(reason, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """pytest-playwright's launch options (``--headed``, ``--slowmo``) plus the system Chromium."""
+    args = list(CHROMIUM_ARGS)
+    if browser_type_launch_args.get("headless") is False:
+        args.remove("--headless")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": args}
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server) -> str:
+    """Relative URLs in ``page.goto`` go to the live server."""
+    return live_server.url
+
+
+@pytest.fixture
+def login(page) -> Callable:
+    """``login(user)`` signs in through the real form, by its visible labels.
+
+    Waits until the browser has left the login page (where the app sends the user) and returns
+    the page. ``expect_success=False`` only submits the form, for tests of the error.
+    """
+
+    def _login(user, password: str = PASSWORD, *, expect_success: bool = True):
+        username = getattr(user, "username", user)
+        page.goto(LOGIN_PATH)
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        if expect_success:
+            page.wait_for_url(lambda url: LOGIN_PATH not in url)
+        return page
+
+    return _login
+
+
+@pytest.fixture
+def screenshot(page) -> Callable:
+    """``screenshot("name")`` saves a full-page PNG to test-results/screenshots/name.png."""
+
+    def _screenshot(name: str, target=None) -> Path:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOT_DIR / f"{name}.png"
+        (target or page).screenshot(path=path, full_page=True, animations="disabled")
+        return path
+
+    return _screenshot
