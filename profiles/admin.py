@@ -7,12 +7,20 @@ Studio or the API would refuse; a profile saved here gets a revision like any ot
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from profiles import services
-from profiles.forms import SensitiveValueFormMixin, SharingFormMixin
+from profiles.forms import (
+    JSONValueField,
+    SensitiveValueFormMixin,
+    SharingFormMixin,
+)
 from profiles.models import (
     EnvironmentTemplate,
     InputSetting,
@@ -24,7 +32,18 @@ from profiles.models import (
     TemplateVariable,
     TemplateVersion,
 )
+from studio.admin_keys import KeyCheckedAdminMixin
 from studio.models import Project
+
+
+class JSONValueAdminMixin:
+    """Edit JSON columns with :class:`JSONValueField`: an empty box is the column's default."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.JSONField) and db_field.has_default():
+            kwargs.setdefault("form_class", JSONValueField)
+            kwargs.setdefault("empty", db_field.get_default)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class ShareableAdminForm(SharingFormMixin, forms.ModelForm):
@@ -38,13 +57,55 @@ class ShareableAdminForm(SharingFormMixin, forms.ModelForm):
             self.instance.project if self.instance.project_id else None
         )
 
+    def clean(self):
+        cleaned = super().clean()
+        # (project, name) is unique; say so at the name rather than above the form.
+        project, name = cleaned.get("project"), cleaned.get("name")
+        model = self._meta.model
+        if project and name:
+            taken = model._default_manager.filter(project=project, name=name)
+            if taken.exclude(pk=self.instance.pk).exists():
+                self.add_error(
+                    "name", f"“{name}” is taken in project {project.name}; pick another name."
+                )
+        return cleaned
+
 
 class SettingInlineForm(SensitiveValueFormMixin, forms.ModelForm):
     pass
 
 
+class TemplateVersionAdminForm(forms.ModelForm):
+    """Names the field at fault for the rules the database also enforces as constraints."""
+
+    def clean(self):
+        cleaned = super().clean()
+        code_fields = ["code_repository", "code_inline"]
+        if not any(field in self.errors for field in code_fields):
+            repository = cleaned.get("code_repository", self.instance.code_repository)
+            inline = cleaned.get("code_inline", self.instance.code_inline)
+            if repository and inline:
+                self.add_error(
+                    "code_inline" if "code_inline" in self.fields else "code_repository",
+                    "Give either a repository URL (with path and revision) or inline code, "
+                    "not both.",
+                )
+            elif not repository and not inline:
+                self.add_error(
+                    "code_repository",
+                    "Give a repository URL (with path and revision) or inline code.",
+                )
+        template, name = cleaned.get("template"), cleaned.get("name")
+        if template is not None and template.pk and name:
+            taken = TemplateVersion.objects.filter(template=template, name=name)
+            if taken.exclude(pk=self.instance.pk).exists():
+                self.add_error("name", f"{template} already has a version {name}.")
+        return cleaned
+
+
 class TemplateVersionInline(admin.TabularInline):
     model = TemplateVersion
+    form = TemplateVersionAdminForm
     extra = 0
     fields = ["name", "state", "code_repository", "code_path", "code_revision", "variable_count"]
     readonly_fields = ["variable_count"]
@@ -56,7 +117,7 @@ class TemplateVersionInline(admin.TabularInline):
 
 
 @admin.register(EnvironmentTemplate)
-class EnvironmentTemplateAdmin(admin.ModelAdmin):
+class EnvironmentTemplateAdmin(KeyCheckedAdminMixin, admin.ModelAdmin):
     form = ShareableAdminForm
     list_display = ["name", "display_name", "project", "sharing", "version_count", "modified_at"]
     list_filter = ["sharing", "project"]
@@ -76,7 +137,7 @@ class EnvironmentTemplateAdmin(admin.ModelAdmin):
         return ["project", "name"] if obj else []
 
 
-class TemplateVariableInline(admin.StackedInline):
+class TemplateVariableInline(JSONValueAdminMixin, admin.StackedInline):
     model = TemplateVariable
     form = SettingInlineForm
     extra = 0
@@ -96,7 +157,8 @@ class TemplateOutputInline(admin.TabularInline):
 
 
 @admin.register(TemplateVersion)
-class TemplateVersionAdmin(admin.ModelAdmin):
+class TemplateVersionAdmin(KeyCheckedAdminMixin, admin.ModelAdmin):
+    form = TemplateVersionAdminForm
     list_display = ["__str__", "state", "variable_count", "output_count", "created_at"]
     list_filter = ["state", "template__project"]
     search_fields = ["template__name", "name"]
@@ -133,9 +195,46 @@ class TemplateVersionAdmin(admin.ModelAdmin):
         return version.output_count
 
 
-class InputSettingInline(admin.StackedInline):
+class FollowsVersionFormSet(BaseInlineFormSet):
+    """A profile's input or output rows, which follow its template version.
+
+    A saved row the version does not declare (the superuser just picked another version) is
+    dropped on save, as the Studio does, rather than refused row by row; a row renamed to an
+    undeclared name is still refused by the model's own check.
+    """
+
+    declared_by_version: str  # "variables" or "outputs"
+
+    @cached_property
+    def declared(self) -> set[str]:
+        version = self.instance.template_version
+        return set(getattr(version, self.declared_by_version).values_list("name", flat=True))
+
+    def follows_version(self, form) -> bool:
+        """Whether ``form`` is a saved, not renamed row of a name the version does not declare."""
+        if form.instance.pk is None or not self.instance.template_version_id:
+            return False
+        return "name" not in form.changed_data and form.initial.get("name") not in self.declared
+
+    def dropped_names(self) -> list[str]:
+        return sorted(form.initial["name"] for form in self.forms if self.follows_version(form))
+
+    def _should_delete_form(self, form) -> bool:
+        return super()._should_delete_form(form) or self.follows_version(form)
+
+
+class InputSettingFormSet(FollowsVersionFormSet):
+    declared_by_version = "variables"
+
+
+class OutputSettingFormSet(FollowsVersionFormSet):
+    declared_by_version = "outputs"
+
+
+class InputSettingInline(JSONValueAdminMixin, admin.StackedInline):
     model = InputSetting
     form = SettingInlineForm
+    formset = InputSettingFormSet
     extra = 0
     fields = [
         ("name", "position"),
@@ -148,11 +247,16 @@ class InputSettingInline(admin.StackedInline):
 
 class OutputSettingInline(admin.TabularInline):
     model = OutputSetting
+    formset = OutputSettingFormSet
     extra = 0
     fields = ["name", "display_name", "description", "sensitive", "position"]
 
 
 class ServiceProfileAdminForm(ShareableAdminForm):
+    # The revision the page showed, sent back so that a save made from a stale page is refused
+    # rather than overwriting what someone saved in between (SPEC §3, Revisions).
+    seen_revision = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = ServiceProfile
         fields = [
@@ -175,13 +279,27 @@ class ServiceProfileAdminForm(ShareableAdminForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if "template_version" in self.fields:
-            self.fields["template_version"].queryset = TemplateVersion.objects.filter(
+            field = self.fields["template_version"]
+            field.queryset = TemplateVersion.objects.filter(
                 state=TemplateVersion.State.ACTIVE
             ).select_related("template__project")
+            field.error_messages["invalid_choice"] = (
+                "Choose an active version of a template available to the project."
+            )
+        if self.instance.pk:
+            self.fields["seen_revision"].initial = self.instance.revision
+
+    def clean(self):
+        cleaned = super().clean()
+        seen = cleaned.get("seen_revision")
+        current = self.instance
+        if current.pk and seen is not None and seen != current.revision:
+            raise ValidationError(str(services.StaleEdit(current)), code="stale")
+        return cleaned
 
 
 @admin.register(ServiceProfile)
-class ServiceProfileAdmin(admin.ModelAdmin):
+class ServiceProfileAdmin(KeyCheckedAdminMixin, JSONValueAdminMixin, admin.ModelAdmin):
     form = ServiceProfileAdminForm
     list_display = [
         "name",
@@ -223,6 +341,7 @@ class ServiceProfileAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "status",
+                    "seen_revision",
                     "revision",
                     "created_at",
                     "created_by",
@@ -239,6 +358,12 @@ class ServiceProfileAdmin(admin.ModelAdmin):
         fixed = ["project", "name"] if obj else []
         return [*fixed, *self.readonly_fields]
 
+    def get_inlines(self, request, obj):
+        # Input and output rows start from the template version, as in the Studio wizard: a
+        # new profile gets them on save and they are edited on its change page, where they
+        # are checked against the version (an unsaved profile's rows would not be).
+        return self.inlines if obj else []
+
     def save_model(self, request, obj, form, change) -> None:
         if not change:
             obj.created_by = request.user
@@ -246,9 +371,17 @@ class ServiceProfileAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change) -> None:
+        dropped = {
+            formset.declared_by_version: formset.dropped_names()
+            for formset in formsets
+            if isinstance(formset, FollowsVersionFormSet)
+        }
         super().save_related(request, form, formsets, change)
         profile = form.instance
         added, removed = services.reconcile_inputs(profile=profile)
+        removed = sorted([*removed, *dropped.get("variables", [])])
+        if not change:
+            services.show_all_outputs(profile=profile)
         if added or removed:
             messages.info(
                 request,
@@ -256,7 +389,20 @@ class ServiceProfileAdmin(admin.ModelAdmin):
                 f"{profile.template_version}: added {', '.join(added) or 'none'}; "
                 f"removed {', '.join(removed) or 'none'}.",
             )
+        if dropped.get("outputs"):
+            messages.info(
+                request,
+                f"Outputs {profile.template_version} does not declare are no longer shown: "
+                f"{', '.join(dropped['outputs'])}.",
+            )
         services.commit_revision(profile=profile, actor=request.user)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Revisions go with their profile (the "deleted" event keeps the final document); that
+        # nobody may delete one by itself must not stop the profile from being deleted.
+        perms_needed.discard(ProfileRevision._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
 
     def delete_model(self, request, obj) -> None:
         services.delete_profile(profile=obj, actor=request.user)

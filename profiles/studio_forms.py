@@ -19,6 +19,7 @@ from profiles.models import (
     TemplateVersion,
 )
 from profiles.validators import unique_pairs
+from studio.admin_keys import KeyCheckedMultipleChoiceField
 from studio.models import Project
 from studio.validators import validate_resource_name
 
@@ -356,6 +357,7 @@ class SharingForm(SharingFormMixin, forms.ModelForm):
         model = ServiceProfile
         fields = ["sharing", "shared_with"]
         labels = {"sharing": "Share with", "shared_with": "Projects"}
+        field_classes = {"shared_with": KeyCheckedMultipleChoiceField}
         widgets = {
             "sharing": forms.RadioSelect(choices=Sharing.choices),
             "shared_with": forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),

@@ -3,10 +3,11 @@
 from django.contrib import admin
 from django.db.models import Count
 
-from studio.models import Membership, Project
+from studio.admin_keys import KeyCheckedAdminMixin
+from studio.models import ApiKey, Membership, Project
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(KeyCheckedAdminMixin, admin.TabularInline):
     model = Membership
     extra = 1
     autocomplete_fields = ["user"]
@@ -15,7 +16,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(KeyCheckedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "display_name", "member_count", "created_at"]
     search_fields = ["name", "display_name", "description"]
     inlines = [MembershipInline]
@@ -36,9 +37,24 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(KeyCheckedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "project", "role", "created_at"]
     list_filter = ["role", "project"]
     search_fields = ["user__username", "user__email", "project__name"]
     autocomplete_fields = ["user", "project"]
     list_select_related = ["user", "project"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are issued by their owners on the API Keys page; here they can only be revoked."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "user__username", "prefix"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at"]
+    fields = [*readonly_fields, "revoked_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
