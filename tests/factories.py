@@ -25,7 +25,11 @@ def make_project(name: str | None = None, **fields) -> Project:
 
 
 def system_catalog() -> Project:
-    return Project.objects.get(name=SYSTEM_CATALOG)
+    """The reserved project (made by a migration, so gone after a transactional test's flush)."""
+    project, _ = Project.objects.get_or_create(
+        name=SYSTEM_CATALOG, defaults={"display_name": "System Catalog"}
+    )
+    return project
 
 
 def make_user(username: str | None = None, *, superuser: bool = False, **roles: str):
