@@ -6,6 +6,7 @@ from django.db.models import Count, Q, QuerySet
 from profiles.models import ServiceProfile
 
 TYPES = ServiceProfile.ServiceType
+JSON_SYNTAX = set('"{}[]:,\\')
 
 
 class CatalogFilter(django_filters.FilterSet):
@@ -19,22 +20,32 @@ class CatalogFilter(django_filters.FilterSet):
         fields = ["q", "type"]
 
     def search(self, queryset, name, value: str):
-        """Display name, unique name, description or labels containing every word typed."""
+        """Display name, unique name, description or labels containing every word typed.
+
+        A word written as the detail page shows a label, ``key=value``, finds that label.
+        """
         for word in value.split()[:10]:
-            queryset = queryset.filter(
+            matches = (
                 Q(display_name__icontains=word)
                 | Q(name__icontains=word)
                 | Q(description__icontains=word)
-                | Q(labels__icontains=word)
             )
+            # Labels are searched in their stored JSON text ({"key": "value"} on both
+            # backends), so words holding JSON punctuation would match its syntax instead.
+            if not any(char in word for char in JSON_SYNTAX):
+                matches |= Q(labels__icontains=word)
+            key, equals, label_value = word.partition("=")
+            if equals and key and not any(char in word for char in JSON_SYNTAX):
+                matches |= Q(labels__icontains=f'"{key}": "{label_value}')
+            queryset = queryset.filter(matches)
         return queryset
 
     def searched(self) -> QuerySet:
         """The results before the service-type filter: what the tab counts count."""
-        queryset = self.queryset
-        if self.is_bound and self.form.is_valid():
-            queryset = self.search(queryset, "q", self.form.cleaned_data.get("q") or "")
-        return queryset
+        if not self.is_bound:
+            return self.queryset
+        self.form.is_valid()  # a bad type must not drop the search from the counts
+        return self.search(self.queryset, "q", self.form.cleaned_data.get("q") or "")
 
     def tab_counts(self) -> dict[str, int]:
         """One query: how many results each service-type tab holds, and all of them."""

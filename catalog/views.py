@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from catalog.filters import TYPES, CatalogFilter
 from profiles.models import ServiceProfile
 from studio import access
+from studio.htmx import page_or_fragment
 from studio.models import Project
 
 PAGE_SIZE = 24
@@ -50,9 +51,7 @@ def catalog(request: HttpRequest, project: Project) -> HttpResponse:
         "querystring": query.urlencode(),
         "search_query": {"q": q} if q else {},
     }
-    if request.htmx and not request.htmx.boosted:
-        return render(request, "catalog/catalog.html#results", context)
-    return render(request, "catalog/catalog.html", context)
+    return page_or_fragment(request, "catalog/catalog.html", context)
 
 
 @require_GET

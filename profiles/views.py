@@ -32,6 +32,7 @@ from profiles.studio_forms import (
     SharingForm,
 )
 from studio import access
+from studio.htmx import page_or_fragment
 from studio.models import Project
 
 PAGE_SIZE = 20
@@ -92,9 +93,7 @@ def profile_list(request: HttpRequest, project: Project) -> HttpResponse:
         queryset = queryset.order_by("name", "project__name")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"filters": filters, "page": page, "querystring": _querystring(request)}
-    if request.htmx and not request.htmx.boosted:
-        return render(request, "profiles/profile_list.html#results", context)
-    return render(request, "profiles/profile_list.html", context)
+    return page_or_fragment(request, "profiles/profile_list.html", context)
 
 
 def _querystring(request: HttpRequest) -> str:
@@ -112,9 +111,7 @@ def system_profiles(request: HttpRequest, project: Project) -> HttpResponse:
     queryset = filters.qs if filters.is_bound else profiles.order_by("display_name")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"filters": filters, "page": page, "querystring": _querystring(request)}
-    if request.htmx and not request.htmx.boosted:
-        return render(request, "profiles/system_profiles.html#results", context)
-    return render(request, "profiles/system_profiles.html", context)
+    return page_or_fragment(request, "profiles/system_profiles.html", context)
 
 
 # View -------------------------------------------------------------------------------------

@@ -113,6 +113,21 @@
     setUpIcons(root);
   }
 
+  // After Back or Forward, htmx puts back its copy of the page, whose search boxes hold what
+  // was typed later; make the filters say what the restored URL (and so the results) say.
+  function syncFiltersWithUrl(root) {
+    const params = new URLSearchParams(window.location.search);
+    root.querySelectorAll('form[role="search"]').forEach((form) => {
+      form.querySelectorAll("input[name], select[name]").forEach((control) => {
+        if (control.type !== "hidden") control.value = params.get(control.name) || "";
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => init(document));
+  document.addEventListener("htmx:historyRestore", () => {
+    init(document);
+    syncFiltersWithUrl(document);
+  });
   document.addEventListener("htmx:afterSwap", (event) => setUpIcons(event.detail.target));
 })();

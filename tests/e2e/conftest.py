@@ -6,10 +6,16 @@ is skipped with the reason, or fails with it when ``REQUIRE_BROWSER_TESTS=1`` (C
 a missing browser can never pass a build quietly).
 
 Tests mark themselves ``django_db(transaction=True, serialized_rollback=True)``: transactions so
-the live server's thread sees the data they create, serialized rollback so the rows the migrations
-made (the system catalog) are back for whatever runs next.
+the live server's thread sees the data they create; serialized rollback so each starts with the
+rows the migrations made (the system catalog), which the previous one's flush removed. They run
+after every other test, and the ``playwright`` fixture below keeps serialized rollback working
+once Playwright's event loop is up.
+
+Fixtures for tests: ``page`` (pytest-playwright's, relative URLs go to the live server),
+``login(user)`` and ``screenshot(name)``.
 """
 
+import asyncio
 import os
 import shutil
 from collections.abc import Callable
@@ -18,10 +24,6 @@ from pathlib import Path
 import pytest
 
 from tests.factories import PASSWORD
-
-# Playwright's sync API keeps an event loop running in the main thread; Django would otherwise
-# refuse the ORM calls the tests and their fixtures make there.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 E2E_DIR = Path(__file__).resolve().parent
 SCREENSHOT_DIR = E2E_DIR.parent.parent / "test-results" / "screenshots"
@@ -65,8 +67,15 @@ def _is_e2e(item: pytest.Item) -> bool:
     return E2E_DIR in Path(item.path).resolve().parents
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark this folder's tests ``e2e``; skip them (or fail them, in CI) without a Chromium."""
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
+    """Mark this folder's tests ``e2e``; skip them (or fail them, in CI) without a Chromium.
+
+    Marking comes before every other plugin (so ``-m e2e`` selects them). Afterwards the browser
+    tests are moved to the end of the run, whatever pytest's grouping by parameters did with
+    them: each one empties the database when it ends (transactional test), so no test that
+    expects the migrations' rows may come after them.
+    """
     missing = CHROMIUM is None
     reason = MISSING_CHROMIUM
     if CHROMIUM is None and os.environ.get("CHROMIUM_PATH", "").strip():
@@ -80,6 +89,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.stash[_fail_reason] = f"{reason}; REQUIRE_BROWSER_TESTS=1 forbids skipping"
             else:
                 item.add_marker(pytest.mark.skip(reason=reason))
+    result = yield
+    items[:] = [item for item in items if not _is_e2e(item)] + [
+        item for item in items if _is_e2e(item)
+    ]
+    return result
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -88,6 +102,41 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     reason = item.stash.get(_fail_reason, None)
     if reason:
         pytest.fail(reason, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def playwright(playwright):
+    """pytest-playwright's Playwright, and a Django that works in the main thread beside it.
+
+    Playwright's sync API leaves an event loop running in the main thread while it is started.
+
+    - Django would refuse the ORM calls tests and fixtures make there: DJANGO_ALLOW_ASYNC_UNSAFE
+      is set for exactly that time (browser tests run last, so no other test sees it).
+    - asgiref (behind ``django.db.connections``) would hand out a second set of connection
+      objects, lacking what pytest-django prepared on the first (the serialized contents that
+      ``serialized_rollback`` restores): the migrations' rows, the system catalog, would be
+      missing whenever a plain database test ran before the browser started. Installing the
+      same objects in the loop's context keeps one connection per database.
+    """
+    # The parent fixture has already started Playwright; the thread-local connections are
+    # still reachable outside the loop, which asyncio lets us step out of for a moment.
+    from django.db import connections
+
+    loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        outside = {alias: connections[alias] for alias in connections}
+    finally:
+        asyncio._set_running_loop(loop)
+    for alias, connection in outside.items():
+        connections[alias] = connection
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield playwright
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,22 @@
+"""Rendering a page or just its fragment for htmx, the same way on every list page."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+
+
+def page_or_fragment(
+    request: HttpRequest, template: str, context: dict, fragment: str = "results"
+) -> HttpResponse:
+    """The whole page, or only ``template#fragment`` for an htmx request that swaps it in.
+
+    A history restore (htmx reloading a page after Back) and a boosted request get the whole
+    page. The response varies on HX-Request, so a browser cache never hands a fragment to a
+    plain navigation (or the page to htmx).
+    """
+    htmx = request.htmx
+    wants_fragment = htmx and not htmx.boosted and not htmx.history_restore_request
+    name = f"{template}#{fragment}" if wants_fragment else template
+    response = render(request, name, context)
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
