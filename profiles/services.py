@@ -137,6 +137,8 @@ def reconcile_inputs(*, profile: ServiceProfile) -> tuple[list[str], list[str]]:
     added = []
     for variable in variables:
         if variable.name in existing:
+            if tighten_to(existing[variable.name], variable):
+                existing[variable.name].save()
             continue
         setting = InputSetting(
             profile=profile,
@@ -155,12 +157,54 @@ def reconcile_inputs(*, profile: ServiceProfile) -> tuple[list[str], list[str]]:
     return added, removed
 
 
+def tighten_to(setting: InputSetting, variable) -> bool:
+    """Raise a kept input row to what its (new) template variable demands; whether it changed.
+
+    Progressive templating after a version change: a row may not stay looser than the version
+    it now follows (required, sensitive, fixed value, restricted list).
+    """
+    before = (
+        setting.required,
+        setting.sensitive,
+        setting.override,
+        list(setting.restricted_values),
+        setting.effective_value,
+    )
+    value = setting.effective_value
+    setting.required |= variable.required
+    if variable.sensitive:
+        setting.sensitive = True
+    if variable.override == "notallowed":
+        setting.override, setting.restricted_values = "notallowed", []
+        value = variable.effective_value
+    elif variable.override == "restricted":
+        allowed = list(variable.restricted_values)
+        kept = [v for v in setting.restricted_values if v in allowed]
+        if setting.override != "notallowed":
+            setting.override = "restricted"
+            setting.restricted_values = kept or allowed
+        if value and value not in allowed:
+            value = variable.effective_value
+    setting.set_value(value)
+    after = (
+        setting.required,
+        setting.sensitive,
+        setting.override,
+        list(setting.restricted_values),
+        setting.effective_value,
+    )
+    return before != after
+
+
 def reconcile_outputs(*, profile: ServiceProfile) -> list[str]:
-    """Stop showing outputs the profile's template version no longer declares; their names."""
-    declared = profile.template_version.outputs.values_list("name", flat=True)
-    dropped = profile.outputs.exclude(name__in=declared)
+    """Follow the version's outputs: stop showing undeclared ones (their names are returned)
+    and keep the sensitive ones sensitive."""
+    declared = profile.template_version.outputs.all()
+    dropped = profile.outputs.exclude(name__in=[o.name for o in declared])
     names = sorted(dropped.values_list("name", flat=True))
     dropped.delete()
+    sensitive = [o.name for o in declared if o.sensitive]
+    profile.outputs.filter(name__in=sensitive, sensitive=False).update(sensitive=True)
     return names
 
 
@@ -280,7 +324,8 @@ def save_section(
     (and changes nothing) when someone saved in between. Returns whether a revision was written.
     """
     current = (
-        ServiceProfile.objects.select_for_update().select_related("modified_by").get(pk=profile.pk)
+        # No select_related: PostgreSQL cannot lock the nullable side of an outer join.
+        ServiceProfile.objects.select_for_update().get(pk=profile.pk)
     )
     if current.revision != expected_revision:
         raise StaleEdit(current)
@@ -396,7 +441,6 @@ def _apply_profile_document(
     profile = (
         ServiceProfile.objects.select_for_update()
         .filter(project=project, name=metadata["name"])
-        .select_related("modified_by")
         .first()
     )
     creating = profile is None

@@ -9,6 +9,7 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.core.exceptions import ValidationError
 
+from profiles import rules
 from profiles.forms import SensitiveValueFormMixin, SharingFormMixin
 from profiles.models import (
     EnvironmentTemplate,
@@ -97,6 +98,28 @@ class LinesField(forms.CharField):
         return [line.strip() for line in (value or "").splitlines() if line.strip()]
 
 
+class SectionModelForm(forms.ModelForm):
+    """A ModelForm for one section of a profile.
+
+    The model's own checks may name a field this section does not show (the template
+    version, say, when finishing the wizard on a version since disabled): such messages go
+    to the top of the form rather than crashing Django's error handling.
+    """
+
+    def _update_errors(self, errors) -> None:
+        if hasattr(errors, "error_dict"):
+            shown, elsewhere = {}, []
+            for field, messages in errors.error_dict.items():
+                if field in self.fields or field == forms.forms.NON_FIELD_ERRORS:
+                    shown[field] = messages
+                else:
+                    elsewhere += messages
+            if elsewhere:
+                shown.setdefault(forms.forms.NON_FIELD_ERRORS, []).extend(elsewhere)
+            errors = ValidationError(shown)
+        super()._update_errors(errors)
+
+
 class RevisionForm(forms.Form):
     """The revision a page was loaded at, sent back for the stale-edit check."""
 
@@ -106,7 +129,7 @@ class RevisionForm(forms.Form):
 # General ------------------------------------------------------------------------------------
 
 
-class GeneralForm(forms.ModelForm):
+class GeneralForm(SectionModelForm):
     """Step 1. The unique name is asked only when creating; it never changes afterwards."""
 
     environment_template = forms.ModelChoiceField(
@@ -225,7 +248,7 @@ def _template_label(template: EnvironmentTemplate) -> str:
 # Input Settings -----------------------------------------------------------------------------
 
 
-class InputSettingForm(SensitiveValueFormMixin, forms.ModelForm):
+class InputSettingForm(SensitiveValueFormMixin, SectionModelForm):
     """One variable's row: what end users see and how far they may change it."""
 
     restricted_values = LinesField(
@@ -283,9 +306,30 @@ class InputSettingForm(SensitiveValueFormMixin, forms.ModelForm):
 
 
 class BaseInputFormSet(forms.BaseModelFormSet):
+    """Exactly the profile's input rows, whatever the posted management form claims."""
+
     def __init__(self, *args, variables: dict, **kwargs) -> None:
         self.variables = variables
         super().__init__(*args, **kwargs)
+
+    def total_form_count(self) -> int:
+        return len(self.get_queryset())
+
+    def initial_form_count(self) -> int:
+        return len(self.get_queryset())
+
+    def clean(self) -> None:
+        refuse_changed_rows(self, [s.pk for s in self.get_queryset()], "inputs")
+        for form, setting in zip(self.forms, self.get_queryset(), strict=True):
+            if form.cleaned_data.get("id") not in (None, setting):
+                raise ValidationError("The inputs changed while you were editing; reload the page.")
+
+
+def refuse_changed_rows(formset, expected: list, what: str) -> None:
+    """Refuse a submission whose management form counts other rows than the page showed."""
+    posted = formset.management_form.cleaned_data.get("TOTAL_FORMS")
+    if posted is not None and posted != len(expected):
+        raise ValidationError(f"The {what} changed while you were editing; reload the page.")
 
     def get_form_kwargs(self, index):
         kwargs = super().get_form_kwargs(index)
@@ -338,7 +382,12 @@ class BaseOutputFormSet(forms.BaseFormSet):
             kwargs["declared"] = self.declared[index]
         return kwargs
 
+    def total_form_count(self) -> int:
+        # One row per declared output, whatever the posted management form claims.
+        return len(self.declared)
+
     def clean(self) -> None:
+        refuse_changed_rows(self, self.declared, "outputs")
         names = [form.cleaned_data.get("name") for form in self.forms if form.cleaned_data]
         if sorted(names) != sorted(o.name for o in self.declared):
             raise ValidationError("The outputs changed while you were editing; reload the page.")
@@ -352,7 +401,7 @@ OutputFormSet = forms.formset_factory(
 # Sharing ------------------------------------------------------------------------------------
 
 
-class SharingForm(SharingFormMixin, forms.ModelForm):
+class SharingForm(SharingFormMixin, SectionModelForm):
     class Meta:
         model = ServiceProfile
         fields = ["sharing", "shared_with"]
@@ -411,9 +460,10 @@ class CloneForm(forms.Form):
         help_text="The new profile's unique name in this project; it cannot be changed later.",
     )
 
-    def __init__(self, *args, project: Project, **kwargs) -> None:
+    def __init__(self, *args, project: Project, source: ServiceProfile, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.project = project
+        self.source = source
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
@@ -422,3 +472,11 @@ class CloneForm(forms.Form):
                 "This project already has a service profile with this name.", code="taken"
             )
         return name
+
+    def clean(self):
+        cleaned = super().clean()
+        problems = rules.version_problems(self.project, self.source.template_version)
+        for messages in problems.values():
+            for message in messages:
+                self.add_error(None, f"This system profile cannot be cloned now: {message}")
+        return cleaned

@@ -89,7 +89,7 @@ def profile_list(request: HttpRequest, project: Project) -> HttpResponse:
     )
     filters = ServiceProfileFilter(request.GET or None, queryset=profiles)
     queryset = filters.qs if filters.is_bound else profiles
-    if not request.GET.get("ordering"):
+    if not (filters.is_bound and filters.form.is_valid() and filters.form.cleaned_data["ordering"]):
         queryset = queryset.order_by("name", "project__name")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"filters": filters, "page": page, "querystring": _querystring(request)}
@@ -106,7 +106,9 @@ def _querystring(request: HttpRequest) -> str:
 @require_GET
 @access.admin_required
 def system_profiles(request: HttpRequest, project: Project) -> HttpResponse:
-    profiles = ServiceProfile.objects.system().select_related("template_version__template")
+    profiles = ServiceProfile.objects.system().select_related(
+        "project", "template_version__template"
+    )
     filters = ServiceProfileFilter(request.GET or None, queryset=profiles)
     queryset = filters.qs if filters.is_bound else profiles.order_by("display_name")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -121,7 +123,7 @@ def _profile_details(profile: ServiceProfile) -> dict:
     """What the view page shows besides the profile itself."""
     revisions = list(profile.revisions.select_related("author").order_by("-number")[:21])
     history = []
-    for newer, older in zip(revisions, [*revisions[1:], None], strict=True):
+    for newer, older in zip(revisions, [*revisions[1:], None], strict=False):
         if len(history) == 20:
             break
         history.append(
@@ -422,7 +424,7 @@ def _outputs(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
         response = _save(request, profile, STEPS.OUTPUTS, revision, apply, saved="Output Settings")
         if response:
             return response
-    rows = list(zip(formset.forms, declared, strict=True))
+    rows = list(zip(formset.forms, declared, strict=False))
     context = _section_context(
         profile, STEPS.OUTPUTS, formset=formset, rows=rows, revision_form=revision
     )
@@ -476,7 +478,7 @@ def readme_preview(request: HttpRequest, project: Project) -> HttpResponse:
 @access.admin_required
 def profile_delete(request: HttpRequest, project: Project, name: str) -> HttpResponse:
     profile = _own_profile(project, name)
-    form = ConfirmDeleteForm(request.POST or None, profile=profile)
+    form = ConfirmDeleteForm(request.POST if request.method == "POST" else None, profile=profile)
     if request.method == "POST" and form.is_valid():
         services.delete_profile(profile=profile, actor=request.user)
         messages.success(request, f"Deleted {name}. It is no longer available to anyone.")
@@ -496,7 +498,12 @@ def profile_clone(request: HttpRequest, project: Project, name: str) -> HttpResp
         ServiceProfile.objects.system(),
         name=name,
     )
-    form = CloneForm(request.POST or None, project=project, initial={"name": source.name})
+    form = CloneForm(
+        request.POST if request.method == "POST" else None,
+        project=project,
+        source=source,
+        initial={"name": source.name},
+    )
     if request.method == "POST" and form.is_valid():
         profile = services.clone_profile(
             source=source, project=project, name=form.cleaned_data["name"], actor=request.user

@@ -102,9 +102,9 @@ def _project_view(view: ViewFunc, *, admin_only: bool) -> ViewFunc:
     @login_required
     def wrapped(request: HttpRequest, project: str, *args, **kwargs) -> HttpResponse:
         project_obj = project_for(request.user, project)
+        request.project = project_obj  # the 403 page, too, shows the project's menu
         if admin_only and not is_admin(project_obj):
-            raise PermissionDenied("Only the project's admins may open PaaS Studio.")
-        request.project = project_obj
+            raise PermissionDenied("Only this project's admins may open this page.")
         return view(request, project_obj, *args, **kwargs)
 
     return wrapped

@@ -70,7 +70,9 @@ def test_member_gets_403_page_that_explains(client, bob):
     client.force_login(bob)
     response = client.get(reverse("project_members", args=["research"]))
     assert response.status_code == 403
-    assert "Only the project&#x27;s admins" in response.content.decode()
+    html = response.content.decode()
+    assert "Only this project&#x27;s admins may open this page." in html
+    assert reverse("project_home", args=["research"]) in html  # back to this project
 
 
 def test_inactive_user_is_treated_as_anonymous(client, alice):
