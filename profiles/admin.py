@@ -259,22 +259,7 @@ class ServiceProfileAdminForm(ShareableAdminForm):
 
     class Meta:
         model = ServiceProfile
-        fields = [
-            "project",
-            "name",
-            "display_name",
-            "description",
-            "template_version",
-            "service_type",
-            "icon_url",
-            "readme",
-            "labels",
-            "annotations",
-            "extra_config",
-            "sharing",
-            "shared_with",
-            "status",
-        ]
+        fields = ["project", *ServiceProfile.GENERAL_FIELDS, "sharing", "shared_with", "status"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -319,21 +304,7 @@ class ServiceProfileAdmin(KeyCheckedAdminMixin, JSONValueAdminMixin, admin.Model
     fieldsets = [
         (
             "General",
-            {
-                "fields": [
-                    "project",
-                    "name",
-                    "display_name",
-                    "description",
-                    "template_version",
-                    "service_type",
-                    "icon_url",
-                    "readme",
-                    "labels",
-                    "annotations",
-                    "extra_config",
-                ]
-            },
+            {"fields": ["project", *ServiceProfile.GENERAL_FIELDS]},
         ),
         ("Sharing", {"fields": ["sharing", "shared_with"]}),
         (

@@ -13,7 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from profiles import rules, services
+from profiles import services
 from profiles.documents import (
     API_VERSION,
     DocumentError,
@@ -243,27 +243,16 @@ class ProfileSharingView(ProjectAPIView):
         profile = get_object_or_404(ServiceProfile.objects.editable_in(self.project), name=name)
         serializer = SharingSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        names = serializer.validated_data["projects"]
-        targets = {p.name: p for p in Project.objects.filter(name__in=names)}
-        causes = [
-            (f"projects[{i}]", f"There is no project “{n}”.")
-            for i, n in enumerate(names)
-            if n not in targets
-        ]
-        problems = rules.sharing_problems(
-            owner=self.project,
-            sharing=serializer.validated_data["type"],
-            projects=list(targets.values()),
+        targets, causes = services.sharing_targets(
+            owner=self.project, sharing=serializer.validated_data, prefix=""
         )
-        paths = {"sharing": "type", "shared_with": "projects"}
-        causes += [(paths[f], m) for f, messages in problems.items() for m in messages]
         if causes:
             raise DocumentError(causes)
 
         def apply() -> None:
             profile.sharing = serializer.validated_data["type"]
             profile.save(update_fields=["sharing"])
-            profile.shared_with.set(list(targets.values()))
+            profile.shared_with.set(targets)
 
         services.save_section(
             profile=profile,

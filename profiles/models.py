@@ -409,6 +409,20 @@ class ServiceProfile(Shareable):
 
     objects = ServiceProfileQuerySet.as_manager()
 
+    # The General section of the wizard, in the order pages show it.
+    GENERAL_FIELDS = (
+        "name",
+        "display_name",
+        "description",
+        "template_version",
+        "service_type",
+        "icon_url",
+        "readme",
+        "labels",
+        "annotations",
+        "extra_config",
+    )
+
     class Meta:
         ordering = ["name", "project__name"]
         constraints = [

@@ -397,6 +397,25 @@ def _pick_template_version(project: Project, reference: dict) -> TemplateVersion
     return version
 
 
+def sharing_targets(
+    *, owner: Project, sharing: dict, prefix: str = "spec.sharing."
+) -> tuple[list[Project], list[tuple[str, str]]]:
+    """The projects a document's ``sharing`` names, and what is wrong with it, by path."""
+    names = sharing["projects"]
+    targets = {p.name: p for p in Project.objects.filter(name__in=names)}
+    causes = [
+        (f"{prefix}projects[{i}]", f"There is no project “{name}”.")
+        for i, name in enumerate(names)
+        if name not in targets
+    ]
+    problems = rules.sharing_problems(
+        owner=owner, sharing=sharing["type"], projects=list(targets.values())
+    )
+    paths = {"sharing": f"{prefix}type", "shared_with": f"{prefix}projects"}
+    causes += [(paths[f], m) for f, messages in problems.items() for m in messages]
+    return list(targets.values()), causes
+
+
 class _Unchanged(Exception):
     """Raised inside the apply transaction to roll back a write that changed nothing."""
 
@@ -471,22 +490,13 @@ def _apply_profile_document(
     except ValidationError as error:
         causes += causes_from(error, PROFILE_PATHS)
 
-    names = spec["sharing"]["projects"]
-    targets = {p.name: p for p in Project.objects.filter(name__in=names)}
-    causes += [
-        (f"spec.sharing.projects[{i}]", f"There is no project “{name}”.")
-        for i, name in enumerate(names)
-        if name not in targets
-    ]
-    problems = rules.sharing_problems(
-        owner=project, sharing=profile.sharing, projects=list(targets.values())
-    )
-    causes += [(PROFILE_PATHS[f], m) for f, messages in problems.items() for m in messages]
+    targets, sharing_causes = sharing_targets(owner=project, sharing=spec["sharing"])
+    causes += sharing_causes
     if causes:
         raise DocumentError(causes)
 
     profile.save()
-    profile.shared_with.set(list(targets.values()))
+    profile.shared_with.set(targets)
     profile.inputs.all().delete()
     reconcile_inputs(profile=profile)
     causes += _apply_inputs(profile, spec["inputs"], old_secrets)
@@ -618,21 +628,12 @@ def _apply_template_document(*, project: Project, document: dict):
         template.full_clean(validate_unique=creating)
     except ValidationError as error:
         causes += causes_from(error, TEMPLATE_PATHS)
-    names = spec["sharing"]["projects"]
-    targets = {p.name: p for p in Project.objects.filter(name__in=names)}
-    causes += [
-        (f"spec.sharing.projects[{i}]", f"There is no project “{name}”.")
-        for i, name in enumerate(names)
-        if name not in targets
-    ]
-    problems = rules.sharing_problems(
-        owner=project, sharing=template.sharing, projects=list(targets.values())
-    )
-    causes += [(TEMPLATE_PATHS[f], m) for f, messages in problems.items() for m in messages]
+    targets, sharing_causes = sharing_targets(owner=project, sharing=spec["sharing"])
+    causes += sharing_causes
     if causes:
         raise DocumentError(causes)
     template.save()
-    template.shared_with.set(list(targets.values()))
+    template.shared_with.set(targets)
 
     for v_index, item in enumerate(spec["versions"]):
         prefix = f"spec.versions[{v_index}]."

@@ -155,18 +155,7 @@ class GeneralForm(SectionModelForm):
 
     class Meta:
         model = ServiceProfile
-        fields = [
-            "name",
-            "display_name",
-            "description",
-            "template_version",
-            "service_type",
-            "icon_url",
-            "readme",
-            "labels",
-            "annotations",
-            "extra_config",
-        ]
+        fields = ServiceProfile.GENERAL_FIELDS
         labels = {"template_version": "Environment Template Version"}
         help_texts = {
             "name": "Lowercase letters, digits and hyphens, e.g. jupyter-notebook. "

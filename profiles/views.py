@@ -209,21 +209,9 @@ def profile_new(request: HttpRequest, project: Project) -> HttpResponse:
     if request.htmx and request.htmx.trigger_name == "environment_template":
         return render(request, "profiles/step_general.html#version_field", {"form": form})
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        general = {field: form.cleaned_data[field] for field in ServiceProfile.GENERAL_FIELDS}
         profile = services.create_profile(
-            project=project,
-            actor=request.user,
-            name=data["name"],
-            display_name=data["display_name"],
-            template_version=data["template_version"],
-            description=data["description"],
-            service_type=data["service_type"],
-            icon_url=data["icon_url"],
-            readme=data["readme"],
-            labels=data["labels"],
-            annotations=data["annotations"],
-            extra_config=data["extra_config"],
-            wizard_step=STEPS.INPUTS,
+            project=project, actor=request.user, wizard_step=STEPS.INPUTS, **general
         )
         messages.success(request, f"Saved {profile.name} as a draft. Next: Input Settings.")
         return _redirect(request, _step_url(profile, STEPS.INPUTS))
