@@ -1,11 +1,17 @@
 """The end-user catalog over the API: ready profiles available to the project."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
 from rest_framework.response import Response
 
 from catalog.filters import CatalogFilter
-from profiles.api import PAGING, ProfileListSerializer, documents_queryset, list_document, paging
+from profiles.api import (
+    PAGING,
+    ProfileListSerializer,
+    documents_queryset,
+    filter_errors,
+    list_document,
+    paging,
+)
 from profiles.documents import profile_document
 from profiles.models import ServiceProfile
 from studio.api import ProjectAPIView
@@ -33,7 +39,7 @@ class CatalogView(ProjectAPIView):
             queryset=ServiceProfile.objects.in_catalog_of(self.project),
         )
         if not filters.is_valid():
-            raise serializers.ValidationError({"serviceType": ["Unknown service type."]})
+            raise filter_errors(filters, {"type": "serviceType"})
         queryset = filters.qs.order_by("display_name", "name", "project__name")
         count = queryset.count()
         items = [profile_document(p) for p in documents_queryset(queryset)[offset : offset + limit]]

@@ -9,11 +9,12 @@ import copy
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from profiles import services
+from profiles import rules, services
 from profiles.documents import (
     API_VERSION,
     DocumentError,
@@ -30,6 +31,7 @@ from profiles.models import (
 from profiles.serializers import (
     ProfileDocumentSerializer,
     SharingSerializer,
+    StrictSerializer,
     TemplateDocumentSerializer,
 )
 from studio.api import Conflict, ProjectAPIView
@@ -38,6 +40,7 @@ from studio.validators import validate_resource_name
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_OFFSET = 1_000_000_000
 
 PAGING = [
     OpenApiParameter("q", str, description="Words to find in name, display name, description."),
@@ -49,13 +52,24 @@ PAGING = [
 def paging(request) -> tuple[int, int]:
     """``limit`` and ``offset`` from the query string; 400 naming the parameter when bad."""
     values = {}
-    for name, default, high in [("limit", DEFAULT_LIMIT, MAX_LIMIT), ("offset", 0, None)]:
+    for name, default, low, high in [
+        ("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        ("offset", 0, 0, MAX_OFFSET),
+    ]:
         raw = request.query_params.get(name, str(default))
-        if not raw.isdigit() or (high and not 1 <= int(raw) <= high):
-            bound = f"from 1 to {high}" if high else "0 or more"
-            raise serializers.ValidationError({name: [f"Give a whole number {bound}."]})
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 12 and low <= int(raw) <= high):
+            raise serializers.ValidationError(
+                {name: [f"Give a whole number from {low} to {high:,}."]}
+            )
         values[name] = int(raw)
     return values["limit"], values["offset"]
+
+
+def filter_errors(filters, names: dict[str, str]) -> serializers.ValidationError:
+    """A filter form's errors under the query parameters' own names."""
+    return serializers.ValidationError(
+        {names.get(field, field): messages for field, messages in filters.errors.items()}
+    )
 
 
 def list_document(kind: str, items: list, count: int) -> dict:
@@ -124,7 +138,7 @@ class ProfileListView(ProjectAPIView):
             queryset=queryset,
         )
         if not filters.is_valid():
-            raise serializers.ValidationError({"serviceType": ["Unknown service type."]})
+            raise filter_errors(filters, {"service_type": "serviceType"})
         queryset = filters.qs.order_by("name", "project__name")
         count = queryset.count()
         page = documents_queryset(queryset)[offset : offset + limit]
@@ -191,7 +205,10 @@ class ProfileDetailView(ProjectAPIView):
         return self._replace(request, name, parse_document(request.data))
 
     @extend_schema(
-        request=inline_serializer("MergePatch", fields={}),
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            "application/yaml": OpenApiTypes.OBJECT,
+        },
         responses=ProfileDocumentSerializer,
         summary="Change part of a service profile (JSON merge patch)",
         operation_id="patchServiceProfile",
@@ -264,7 +281,7 @@ class ProfileSharingView(ProjectAPIView):
         return Response(self.sharing_of(profile))
 
 
-class CloneSerializer(serializers.Serializer):
+class CloneSerializer(StrictSerializer):
     name = serializers.CharField(max_length=63, validators=[validate_resource_name])
 
 
@@ -282,6 +299,15 @@ class ProfileCloneView(ProjectAPIView):
         serializer = CloneSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         new_name = serializer.validated_data["name"]
+        problems = rules.version_problems(self.project, source.template_version)
+        if problems:
+            raise DocumentError(
+                [
+                    ("spec.environmentTemplate.version", message)
+                    for messages in problems.values()
+                    for message in messages
+                ]
+            )
         if ServiceProfile.objects.filter(project=self.project, name=new_name).exists():
             raise Conflict(f"Project {self.project.name} already has a profile named {new_name}.")
         profile = services.clone_profile(

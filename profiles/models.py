@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 
@@ -21,6 +22,9 @@ from studio import access
 from studio.fields import EncryptedTextField
 from studio.models import Project
 from studio.validators import RESOURCE_NAME_PATTERN, validate_resource_name
+
+# TextField's max_length sizes form fields only; this makes model validation check it too.
+_description_length = MaxLengthValidator(DESCRIPTION_MAX_LENGTH)
 
 VERSION_NAME_PATTERN = r"\Av[1-9][0-9]{0,5}\Z"
 
@@ -156,7 +160,9 @@ class EnvironmentTemplate(Shareable):
 
     name = models.CharField("Unique Name", max_length=63, validators=[validate_resource_name])
     display_name = models.CharField("Display Name", max_length=DISPLAY_NAME_MAX_LENGTH)
-    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+    description = models.TextField(
+        blank=True, max_length=DESCRIPTION_MAX_LENGTH, validators=[_description_length]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 
@@ -258,7 +264,9 @@ class TemplateVariable(SettingRules):
     value_type = models.CharField(
         "Value type", max_length=10, choices=ValueType.choices, default=ValueType.TEXT
     )
-    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+    description = models.TextField(
+        blank=True, max_length=DESCRIPTION_MAX_LENGTH, validators=[_description_length]
+    )
 
     class Meta:
         ordering = ["version", "position", "name"]
@@ -288,7 +296,9 @@ class TemplateOutput(models.Model):
 
     version = models.ForeignKey(TemplateVersion, on_delete=models.CASCADE, related_name="outputs")
     name = models.CharField(max_length=100, validators=[validate_variable_name])
-    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+    description = models.TextField(
+        blank=True, max_length=DESCRIPTION_MAX_LENGTH, validators=[_description_length]
+    )
     sensitive = models.BooleanField(default=False)
     position = models.PositiveIntegerField(default=0)
 
@@ -355,7 +365,9 @@ class ServiceProfile(Shareable):
     display_name = models.CharField(
         "Display Name", max_length=DISPLAY_NAME_MAX_LENGTH, help_text="What end users see."
     )
-    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+    description = models.TextField(
+        blank=True, max_length=DESCRIPTION_MAX_LENGTH, validators=[_description_length]
+    )
     template_version = models.ForeignKey(
         TemplateVersion,
         verbose_name="Environment Template Version",
@@ -488,7 +500,11 @@ class InputSetting(SettingRules):
     )
     display_name = models.CharField("Display Name", max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
     description = models.TextField(
-        "Help text", blank=True, max_length=DESCRIPTION_MAX_LENGTH, help_text="Shown to end users."
+        "Help text",
+        blank=True,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        validators=[_description_length],
+        help_text="Shown to end users.",
     )
 
     class Meta:
@@ -524,7 +540,9 @@ class OutputSetting(models.Model):
     profile = models.ForeignKey(ServiceProfile, on_delete=models.CASCADE, related_name="outputs")
     name = models.CharField("Output", max_length=100, validators=[validate_variable_name])
     display_name = models.CharField("Display Name", max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
-    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+    description = models.TextField(
+        blank=True, max_length=DESCRIPTION_MAX_LENGTH, validators=[_description_length]
+    )
     sensitive = models.BooleanField(default=False)
     position = models.PositiveIntegerField(default=0)
 

@@ -36,18 +36,25 @@ class ValueField(serializers.Field):
     Numbers and booleans become their text (``1``, ``true``); lists and objects become JSON.
     """
 
-    default_error_messages = {"invalid": "Enter text, a number, a boolean or JSON."}
+    default_error_messages = {
+        "invalid": "Enter text, a number, a boolean or JSON.",
+        "null_characters": "Null characters are not allowed.",
+    }
 
     def to_internal_value(self, data) -> str:
         if isinstance(data, bool):
-            return "true" if data else "false"
-        if isinstance(data, int | float):
-            return str(data)
-        if isinstance(data, str):
-            return data
-        if isinstance(data, list | dict):
-            return json.dumps(data)
-        self.fail("invalid")
+            text = "true" if data else "false"
+        elif isinstance(data, int | float):
+            text = str(data)
+        elif isinstance(data, str):
+            text = data
+        elif isinstance(data, list | dict):
+            text = json.dumps(data)
+        else:
+            self.fail("invalid")
+        if "\x00" in text:
+            self.fail("null_characters")
+        return text
 
     def to_representation(self, value: str) -> str:
         return value
@@ -99,7 +106,9 @@ class MetadataSerializer(StrictSerializer):
     name = serializers.CharField(max_length=63)
     project = serializers.CharField(max_length=63, required=False)
     displayName = serializers.CharField(max_length=100)
-    description = serializers.CharField(allow_blank=True, required=False, default="")
+    description = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=2000
+    )
     labels = TextMapField(required=False, default=dict)
     annotations = TextMapField(required=False, default=dict)
     revision = serializers.IntegerField(required=False, min_value=1)
@@ -142,7 +151,9 @@ class ProfileDocumentSerializer(StrictSerializer):
 class VariableSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
     valueType = serializers.ChoiceField(choices=ValueType.values, default="text")
-    description = serializers.CharField(allow_blank=True, required=False, default="")
+    description = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=2000
+    )
     value = ValueField(required=False)
     required = serializers.BooleanField(required=False, default=False)
     sensitive = serializers.BooleanField(required=False, default=False)
@@ -151,7 +162,9 @@ class VariableSerializer(StrictSerializer):
 
 class DeclaredOutputSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
-    description = serializers.CharField(allow_blank=True, required=False, default="")
+    description = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=2000
+    )
     sensitive = serializers.BooleanField(required=False, default=False)
 
 
@@ -176,7 +189,9 @@ class TemplateMetadataSerializer(StrictSerializer):
     name = serializers.CharField(max_length=63)
     project = serializers.CharField(max_length=63, required=False)
     displayName = serializers.CharField(max_length=100)
-    description = serializers.CharField(allow_blank=True, required=False, default="")
+    description = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=2000
+    )
 
 
 class TemplateSpecSerializer(StrictSerializer):

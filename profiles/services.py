@@ -481,7 +481,10 @@ def _apply_profile_document(
     profile.readme = spec["readme"]
     profile.extra_config = spec["extraConfig"]
     profile.sharing = spec["sharing"]["type"]
-    profile.status = ServiceProfile.Status.READY
+    if creating:
+        # A document describes a whole profile: it is ready. An update keeps the status
+        # (a draft is finished in the Studio wizard).
+        profile.status = ServiceProfile.Status.READY
     profile.modified_by = actor
 
     causes: list[tuple[str, str]] = []

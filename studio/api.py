@@ -68,6 +68,8 @@ def flatten(detail: Any, path: str = "") -> list[tuple[str, str]]:
         for key, value in detail.items():
             if key == "non_field_errors":
                 found += flatten(value, path)
+            elif isinstance(key, int):  # DRF reports list items as {index: errors}
+                found += flatten(value, f"{path}[{key}]")
             else:
                 found += flatten(value, f"{path}.{key}" if path else str(key))
         return found
@@ -192,3 +194,11 @@ def project_document(project: Project) -> dict:
         },
         "status": {"role": project.role},
     }
+
+
+def refuse_unknown_keys_in_schema(result, generator, request, public):
+    """drf-spectacular hook: request bodies (our strict documents) allow no other keys."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and "properties" in component:
+            component["additionalProperties"] = False
+    return result

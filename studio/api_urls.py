@@ -1,5 +1,6 @@
 """The REST API, under ``/apis/paas.envmgmt.io/v1/``; its schema and docs under ``/apis/``."""
 
+from django.contrib.auth.decorators import login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -35,5 +36,9 @@ urlpatterns = [
     ),
     path(P + "catalog/", CatalogView.as_view(), name="api_catalog"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path(
+        "docs/",
+        login_required(SpectacularSwaggerView.as_view(url_name="api_schema")),
+        name="api_docs",
+    ),
 ]

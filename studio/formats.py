@@ -3,6 +3,7 @@
 Kept apart from studio.api: DRF imports renderers and parsers while it sets up its views.
 """
 
+import json
 from typing import Any
 
 import yaml
@@ -56,11 +57,71 @@ def _plain(data: Any) -> Any:
     return data
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that refuses aliases (no billion laughs) and keys given twice."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not accepted", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+
+
+def load_yaml_documents(text: str) -> list:
+    """Every document of a YAML text; ValueError (or yaml.YAMLError) when it is not one."""
+    return list(yaml.load_all(text, Loader=_Loader))
+
+
 class YAMLParser(parsers.BaseParser):
     media_type = "application/yaml"
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return yaml.safe_load(stream.read().decode())
-        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+            documents = load_yaml_documents(stream.read().decode())
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError, ValueError) as error:
             raise exceptions.ParseError(f"The body is not valid YAML: {error}") from None
+        if len(documents) > 1:
+            raise exceptions.ParseError("Send one YAML document per request.")
+        return documents[0] if documents else None
+
+
+def _unique_keys(pairs: list) -> dict:
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ValueError(f"the key {twice[0]!r} is given twice")
+    return dict(pairs)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing keys given twice, NaN and Infinity, and nesting too deep."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return json.loads(
+                stream.read().decode(),
+                object_pairs_hook=_unique_keys,
+                parse_constant=_refuse_constant,
+            )
+        except (ValueError, RecursionError, UnicodeDecodeError) as error:
+            raise exceptions.ParseError(f"The body is not valid JSON: {error}") from None

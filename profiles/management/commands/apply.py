@@ -19,6 +19,7 @@ from profiles.documents import DocumentError, changed_fields, profile_document
 from profiles.models import ServiceProfile
 from profiles.serializers import ProfileDocumentSerializer, TemplateDocumentSerializer
 from studio.api import flatten
+from studio.formats import load_yaml_documents
 from studio.models import Project
 
 SERIALIZERS = {
@@ -45,11 +46,16 @@ def read_sources(sources: list[str]) -> list[tuple[str, int, object]]:
                 paths = [path]
             else:
                 raise CommandError(f"{source}: no such file or directory.")
-            files = [(str(p), p.read_text(encoding="utf-8")) for p in paths]
+            files = []
+            for file in paths:
+                try:
+                    files.append((str(file), file.read_text(encoding="utf-8")))
+                except UnicodeDecodeError:
+                    raise CommandError(f"{file}: not UTF-8 text.") from None
         for name, text in files:
             try:
-                documents = list(yaml.safe_load_all(text))
-            except yaml.YAMLError as error:
+                documents = load_yaml_documents(text)
+            except (yaml.YAMLError, ValueError, RecursionError) as error:
                 raise CommandError(f"{name}: not valid YAML: {error}") from None
             found += [(name, i, d) for i, d in enumerate(documents) if d is not None]
     return found
