@@ -8,6 +8,7 @@ profiles.serializers, writes go through profiles.services, access through studio
 import copy
 
 from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -172,11 +173,23 @@ class ProfileDetailView(ProjectAPIView):
 
     @extend_schema(
         responses=ProfileDocumentSerializer,
-        summary="Get a service profile",
+        summary="Get a service profile (the project's own, else one shared with it)",
         operation_id="getServiceProfile",
     )
     def get(self, request, project: str, name: str):
-        return Response(profile_document(self.get_profile(name)))
+        # What the list shows can be read here: the project's own profile of that name, or
+        # else one shared into the project (the system's first, then by owning project).
+        visible = documents_queryset(ServiceProfile.objects.visible_to(self.project)).filter(
+            name=name
+        )
+        profile = (
+            visible.filter(project=self.project).first()
+            or visible.filter(project__name="system-catalog").first()
+            or visible.order_by("project__name").first()
+        )
+        if profile is None:
+            raise Http404
+        return Response(profile_document(profile))
 
     def _replace(self, request, name: str, document: dict) -> Response:
         if document["metadata"]["name"] != name:

@@ -234,6 +234,28 @@ def test_a_profile_shared_into_a_project_is_listed_there_with_its_owner(world, s
     assert ("platform", "lab-notebook") in listed
 
 
+def test_a_profile_shared_into_a_project_can_be_read_there(world, shared_in):
+    response = key_client(world["dave"]).get(api_url("research", "serviceprofiles/lab-notebook"))
+    assert response.status_code == 200
+    assert response.json()["metadata"]["project"] == "platform"
+
+
+def test_the_projects_own_profile_wins_over_a_shared_one_of_the_same_name(
+    world, shared_in, projects, notebook_version
+):
+    make_profile(projects["research"], "lab-notebook", version=notebook_version)
+    response = key_client(world["dave"]).get(api_url("research", "serviceprofiles/lab-notebook"))
+    assert response.json()["metadata"]["project"] == "research"
+
+
+def test_an_unshared_profile_of_another_project_cannot_be_read(world, projects, notebook_version):
+    make_profile(projects["platform"], "private-notebook", version=notebook_version, status="ready")
+    response = key_client(world["dave"]).get(
+        api_url("research", "serviceprofiles/private-notebook")
+    )
+    assert response.status_code == 404
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
