@@ -17,6 +17,7 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON_FOR_VENV) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	test -f .env || printf '# Local development settings (not for production; see .env.example).\nDEBUG=1\n' > .env
 	touch $@
 
 install: $(BIN)/.installed

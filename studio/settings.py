@@ -15,6 +15,22 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+def _read_env_file(path: str) -> None:
+    """Fill in unset variables from a local ``KEY=value`` file (``make install`` writes one with
+    DEBUG=1 for a development checkout). The process environment always wins; set ENV_FILE=""
+    to read none."""
+    if not path or not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            key, equals, value = line.strip().partition("=")
+            if equals and key and not key.startswith("#"):
+                os.environ.setdefault(key.strip(), value.strip())
+
+
+_read_env_file(os.environ.get("ENV_FILE", str(BASE_DIR / ".env")))
+
+
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 

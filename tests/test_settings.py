@@ -29,7 +29,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
             "DJANGO_ALLOW_ASYNC_UNSAFE",  # set for the browser tests only
         }
     }
-    environment |= env
+    environment |= {"ENV_FILE": ""} | env  # no local .env: only what the test gives
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -65,3 +65,19 @@ def test_a_malformed_boolean_is_refused():
     result = manage("check", **(PRODUCTION | {"DEBUG": "maybe"}))
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_a_local_env_file_fills_in_unset_variables(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# development checkout\nDEBUG=1\n")
+    code = "from django.conf import settings; print('DEBUG is', settings.DEBUG)"
+    result = manage("shell", "--no-imports", "-c", code, ENV_FILE=str(env_file))
+    assert "DEBUG is True" in result.stdout, result.stderr
+
+
+def test_the_process_environment_wins_over_the_env_file(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DEBUG=1\n")
+    result = manage("check", ENV_FILE=str(env_file), DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
