@@ -416,6 +416,21 @@ def sharing_targets(
     return list(targets.values()), causes
 
 
+def _save_shareable(obj, sharing: dict, paths: dict[str, str], *, creating: bool) -> None:
+    """Check and save a profile or template built from a document, with its sharing."""
+    causes: list[tuple[str, str]] = []
+    try:
+        obj.full_clean(validate_unique=creating)
+    except ValidationError as error:
+        causes += causes_from(error, paths)
+    targets, sharing_causes = sharing_targets(owner=obj.project, sharing=sharing)
+    causes += sharing_causes
+    if causes:
+        raise DocumentError(causes)
+    obj.save()
+    obj.shared_with.set(targets)
+
+
 class _Unchanged(Exception):
     """Raised inside the apply transaction to roll back a write that changed nothing."""
 
@@ -487,19 +502,8 @@ def _apply_profile_document(
         profile.status = ServiceProfile.Status.READY
     profile.modified_by = actor
 
+    _save_shareable(profile, spec["sharing"], PROFILE_PATHS, creating=creating)
     causes: list[tuple[str, str]] = []
-    try:
-        profile.full_clean(validate_unique=creating)
-    except ValidationError as error:
-        causes += causes_from(error, PROFILE_PATHS)
-
-    targets, sharing_causes = sharing_targets(owner=project, sharing=spec["sharing"])
-    causes += sharing_causes
-    if causes:
-        raise DocumentError(causes)
-
-    profile.save()
-    profile.shared_with.set(targets)
     profile.inputs.all().delete()
     reconcile_inputs(profile=profile)
     causes += _apply_inputs(profile, spec["inputs"], old_secrets)
@@ -626,17 +630,8 @@ def _apply_template_document(*, project: Project, document: dict):
     template.display_name = metadata["displayName"]
     template.description = metadata["description"]
     template.sharing = spec["sharing"]["type"]
+    _save_shareable(template, spec["sharing"], TEMPLATE_PATHS, creating=creating)
     causes: list[tuple[str, str]] = []
-    try:
-        template.full_clean(validate_unique=creating)
-    except ValidationError as error:
-        causes += causes_from(error, TEMPLATE_PATHS)
-    targets, sharing_causes = sharing_targets(owner=project, sharing=spec["sharing"])
-    causes += sharing_causes
-    if causes:
-        raise DocumentError(causes)
-    template.save()
-    template.shared_with.set(targets)
 
     for v_index, item in enumerate(spec["versions"]):
         prefix = f"spec.versions[{v_index}]."
