@@ -42,5 +42,6 @@ class CatalogView(ProjectAPIView):
             raise filter_errors(filters, {"type": "serviceType"})
         queryset = filters.qs.order_by("display_name", "name", "project__name")
         count = queryset.count()
-        items = [profile_document(p) for p in documents_queryset(queryset)[offset : offset + limit]]
+        page = documents_queryset(queryset)[offset : offset + limit]
+        items = [profile_document(p, viewer=self.project) for p in page]
         return Response(list_document("ServiceProfileList", items, count))

@@ -7,6 +7,7 @@ profiles.serializers, writes go through profiles.services, access through studio
 
 import copy
 
+from django.db import IntegrityError
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -143,7 +144,7 @@ class ProfileListView(ProjectAPIView):
         queryset = filters.qs.order_by("name", "project__name")
         count = queryset.count()
         page = documents_queryset(queryset)[offset : offset + limit]
-        items = [profile_document(p) for p in page]
+        items = [profile_document(p, viewer=self.project) for p in page]
         return Response(list_document("ServiceProfileList", items, count))
 
     @extend_schema(
@@ -157,9 +158,14 @@ class ProfileListView(ProjectAPIView):
         name = document["metadata"]["name"]
         if ServiceProfile.objects.filter(project=self.project, name=name).exists():
             raise Conflict(f"Project {self.project.name} already has a profile named {name}.")
-        profile, _ = services.apply_profile_document(
-            project=self.project, document=document, actor=request.user
-        )
+        try:
+            profile, _ = services.apply_profile_document(
+                project=self.project, document=document, actor=request.user
+            )
+        except IntegrityError:  # created by someone else in between
+            raise Conflict(
+                f"Project {self.project.name} already has a profile named {name}."
+            ) from None
         return Response(profile_document(profile), status=status.HTTP_201_CREATED)
 
 
@@ -189,7 +195,7 @@ class ProfileDetailView(ProjectAPIView):
         )
         if profile is None:
             raise Http404
-        return Response(profile_document(profile))
+        return Response(profile_document(profile, viewer=self.project))
 
     def _replace(self, request, name: str, document: dict) -> Response:
         if document["metadata"]["name"] != name:
@@ -205,7 +211,7 @@ class ProfileDetailView(ProjectAPIView):
             )
         except services.StaleEdit as stale:
             raise Conflict(str(stale)) from None
-        return Response(profile_document(profile))
+        return Response(profile_document(profile, viewer=self.project))
 
     @extend_schema(
         request=ProfileDocumentSerializer,
@@ -371,7 +377,9 @@ class TemplateListView(ProjectAPIView):
         limit, offset = paging(request)
         queryset = templates_queryset(self.project)
         count = queryset.count()
-        items = [template_document(t) for t in queryset[offset : offset + limit]]
+        items = [
+            template_document(t, viewer=self.project) for t in queryset[offset : offset + limit]
+        ]
         return Response(list_document("EnvironmentTemplateList", items, count))
 
 
@@ -386,4 +394,4 @@ class TemplateDetailView(ProjectAPIView):
         template = get_object_or_404(
             templates_queryset(self.project), pk=getattr(found, "pk", None)
         )
-        return Response(template_document(template))
+        return Response(template_document(template, viewer=self.project))

@@ -32,8 +32,21 @@ def input_document(setting, *, include_secrets: bool = False) -> dict[str, Any]:
     return document
 
 
-def profile_document(profile: ServiceProfile, *, include_secrets: bool = False) -> dict[str, Any]:
+def _shared_names(obj, viewer) -> list[str]:
+    """The projects ``obj`` is shared with, as ``viewer`` may know them: all of them for the
+    owner (or when no viewer is named), else only the viewer itself (SPEC §2: no names leak)."""
+    names = sorted(p.name for p in obj.shared_with.all())
+    if viewer is not None and viewer.pk != obj.project_id:
+        names = [name for name in names if name == viewer.name]
+    return names
+
+
+def profile_document(
+    profile: ServiceProfile, *, include_secrets: bool = False, viewer=None
+) -> dict[str, Any]:
     """The whole profile as a document; sensitive values only when ``include_secrets``.
+
+    ``viewer``, the project asking, sees the sharing list only if it owns the profile.
 
     Reads ``inputs``, ``outputs`` and ``shared_with`` through ``.all()``, so a list can
     prefetch them.
@@ -41,7 +54,7 @@ def profile_document(profile: ServiceProfile, *, include_secrets: bool = False) 
     version = profile.template_version
     sharing: dict[str, Any] = {"type": profile.sharing}
     if profile.sharing == "selected":
-        sharing["projects"] = sorted(p.name for p in profile.shared_with.all())
+        sharing["projects"] = _shared_names(profile, viewer)
     return {
         "apiVersion": API_VERSION,
         "kind": "ServiceProfile",
@@ -184,7 +197,7 @@ def clean_for_export(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def template_document(template, *, include_secrets: bool = False) -> dict[str, Any]:
+def template_document(template, *, include_secrets: bool = False, viewer=None) -> dict[str, Any]:
     """An environment template with its versions (``kind: EnvironmentTemplate``).
 
     Reads ``versions`` (each with ``variables`` and ``outputs``) and ``shared_with`` through
@@ -192,7 +205,7 @@ def template_document(template, *, include_secrets: bool = False) -> dict[str, A
     """
     sharing: dict[str, Any] = {"type": template.sharing}
     if template.sharing == "selected":
-        sharing["projects"] = sorted(p.name for p in template.shared_with.all())
+        sharing["projects"] = _shared_names(template, viewer)
     versions = []
     for version in template.versions.all():
         code = (

@@ -80,7 +80,10 @@ def setting_problems(value_type: str, setting: Setting) -> Problems:
     try:
         parsed_value = comparable(parse_value(value_type, value))
     except ValidationError as error:
-        _add(problems, "value", error.messages[0])
+        message = error.messages[0]
+        if setting.sensitive:  # never repeat a secret in a message
+            message = f"The sensitive value is not a valid {value_type} value; enter a new one."
+        _add(problems, "value", message)
         parsed_value = None
 
     if setting.override == "restricted":

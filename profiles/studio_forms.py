@@ -307,6 +307,12 @@ class BaseInputFormSet(forms.BaseModelFormSet):
     def initial_form_count(self) -> int:
         return len(self.get_queryset())
 
+    def get_form_kwargs(self, index):
+        kwargs = super().get_form_kwargs(index)
+        if index is not None and index < len(self.get_queryset()):
+            kwargs["variable"] = self.variables.get(self.get_queryset()[index].name)
+        return kwargs
+
     def clean(self) -> None:
         refuse_changed_rows(self, [s.pk for s in self.get_queryset()], "inputs")
         for form, setting in zip(self.forms, self.get_queryset(), strict=True):
@@ -319,12 +325,6 @@ def refuse_changed_rows(formset, expected: list, what: str) -> None:
     posted = formset.management_form.cleaned_data.get("TOTAL_FORMS")
     if posted is not None and posted != len(expected):
         raise ValidationError(f"The {what} changed while you were editing; reload the page.")
-
-    def get_form_kwargs(self, index):
-        kwargs = super().get_form_kwargs(index)
-        if index is not None and index < len(self.get_queryset()):
-            kwargs["variable"] = self.variables.get(self.get_queryset()[index].name)
-        return kwargs
 
 
 InputFormSet = forms.modelformset_factory(
@@ -377,8 +377,9 @@ class BaseOutputFormSet(forms.BaseFormSet):
 
     def clean(self) -> None:
         refuse_changed_rows(self, self.declared, "outputs")
-        names = [form.cleaned_data.get("name") for form in self.forms if form.cleaned_data]
-        if sorted(names) != sorted(o.name for o in self.declared):
+        # Row i is the i-th declared output: its sensitivity was checked against that one.
+        names = [form.cleaned_data.get("name") for form in self.forms]
+        if names != [o.name for o in self.declared]:
             raise ValidationError("The outputs changed while you were editing; reload the page.")
 
 

@@ -119,7 +119,7 @@ def system_profiles(request: HttpRequest, project: Project) -> HttpResponse:
 # View -------------------------------------------------------------------------------------
 
 
-def _profile_details(profile: ServiceProfile) -> dict:
+def _profile_details(profile: ServiceProfile, *, editable: bool) -> dict:
     """What the view page shows besides the profile itself."""
     revisions = list(profile.revisions.select_related("author").order_by("-number")[:21])
     history = []
@@ -136,7 +136,8 @@ def _profile_details(profile: ServiceProfile) -> dict:
         "profile": profile,
         "inputs": profile.inputs.all(),
         "outputs": profile.outputs.all(),
-        "shared_with": profile.shared_with.order_by("name"),
+        # Only the owner sees which other projects a profile is shared with (SPEC §2).
+        "shared_with": profile.shared_with.order_by("name") if editable else [],
         "history": history,
         "events": ProfileEvent.objects.filter(
             project=profile.project, profile_name=profile.name
@@ -150,7 +151,7 @@ def _profile_details(profile: ServiceProfile) -> dict:
 @access.admin_required
 def profile_view(request: HttpRequest, project: Project, name: str) -> HttpResponse:
     profile = _own_profile(project, name)
-    context = _profile_details(profile) | {"editable": True}
+    context = _profile_details(profile, editable=True) | {"editable": True}
     return render(request, "profiles/profile_view.html", context)
 
 
@@ -166,7 +167,7 @@ def shared_profile_view(
         .select_related("project", "template_version__template", "modified_by", "created_by")
     )
     profile = get_object_or_404(queryset, project__name=owner, name=name)
-    context = _profile_details(profile) | {"editable": False}
+    context = _profile_details(profile, editable=False) | {"editable": False}
     return render(request, "profiles/profile_view.html", context)
 
 

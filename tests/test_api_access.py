@@ -541,3 +541,24 @@ def test_the_project_list_runs_the_same_queries_for_few_projects_and_many(cast, 
     for _ in range(5):
         make_project()
     assert queries_for(client, API) == few
+
+
+def test_a_shared_in_profile_names_no_other_project_it_is_shared_with(
+    world, projects, notebook_version
+):
+    make_profile(
+        projects["platform"],
+        "wide-notebook",
+        version=notebook_version,
+        status="ready",
+        sharing="selected",
+        shared_with=[projects["research"], projects["finance"]],
+    )
+    as_dave = key_client(world["dave"])
+    detail = as_dave.get(api_url("research", "serviceprofiles/wide-notebook")).json()
+    assert detail["spec"]["sharing"] == {"type": "selected", "projects": ["research"]}
+    catalog = key_client(world["bob"]).get(api_url("research", "catalog/")).json()
+    shown = next(i for i in catalog["items"] if i["metadata"]["name"] == "wide-notebook")
+    assert shown["spec"]["sharing"]["projects"] == ["research"]
+    owner = key_client(world["alice"]).get(api_url("platform", "serviceprofiles/wide-notebook"))
+    assert owner.json()["spec"]["sharing"]["projects"] == ["finance", "research"]

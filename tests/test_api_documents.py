@@ -1060,3 +1060,9 @@ def test_an_api_key_of_another_user_cannot_replace_alices_profile(alice_api, cas
     response = put(key_client(cast["dave"]), TEAM, document)
     assert response.status_code == 404
     assert database_state() == before
+
+
+def test_a_yaml_key_that_is_a_list_is_400(alice_api):
+    response = post(alice_api, LIST, "? [a, b]\n: 1\n", content_type="application/yaml")
+    assert response.status_code == 400
+    assert "a key must be text or a number" in response.json()["message"]

@@ -150,7 +150,9 @@ def test_json_default_that_is_malformed_is_a_value_problem():
 def test_sensitive_default_is_checked_too():
     setting = variable("lots", value_type="number", sensitive=True)
     assert setting.value == ""  # the default is kept in the encrypted column
-    assert setting_problems("number", setting) == {"value": ["“lots” is not a number."]}
+    assert setting_problems("number", setting) == {
+        "value": ["The sensitive value is not a valid number value; enter a new one."]
+    }
 
 
 def test_profile_input_is_checked_like_a_template_variable():
@@ -623,3 +625,11 @@ def test_unavailable_template_is_reported_before_its_version_state(platform, res
     assert version_problems(research, version) == {
         "template_version": ["The template “platform-drafts” is not available to project research."]
     }
+
+
+def test_a_sensitive_value_is_never_repeated_in_a_message():
+    variable = TemplateVariable(name="hf_token", value_type="number", sensitive=True)
+    variable.set_value("hf_very_secret")
+    messages = setting_problems("number", variable)["value"]
+    assert not any("hf_very_secret" in message for message in messages)
+    assert messages == ["The sensitive value is not a valid number value; enter a new one."]

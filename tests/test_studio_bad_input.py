@@ -877,3 +877,15 @@ def test_cloning_a_system_profile_whose_version_was_disabled_does_not_fail(
     response = logged_in.post(clone_url(), {"name": "our-notebook"})
     assert response.status_code == 400
     assert database_state() == before
+
+
+def test_output_rows_posted_under_each_others_names_are_refused(outputs, ready):
+    response = outputs.post(
+        **{
+            f"{row(outputs.loaded, 'url')}-name": "token",
+            f"{row(outputs.loaded, 'token')}-name": "url",
+            f"{row(outputs.loaded, 'url')}-sensitive": "on",
+        }
+    )
+    assert response.status_code == 400
+    assert ready.outputs.get(name="token").sensitive

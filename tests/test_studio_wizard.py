@@ -908,3 +908,13 @@ def test_inputs_of_a_template_that_declares_none_say_so(logged_in, platform, sys
     html = open_step(logged_in, profile, "inputs").content.decode()
     assert "This template version declares no variables" in html
     assert InputSetting.objects.filter(profile=profile).count() == 0
+
+
+def test_input_settings_lock_what_the_template_decides(logged_in, ready):
+    response = open_step(logged_in, ready, "inputs")
+    forms = {form.instance.name: form for form in response.context["formset"].forms}
+    assert forms["gpu_count"].fields["required"].disabled  # the template requires it
+    assert forms["hf_token"].fields["sensitive"].disabled  # the template marks it sensitive
+    assert forms["region"].fields["value"].disabled  # the template fixes it
+    assert not forms["image"].fields["required"].disabled
+    assert forms["enable_ssh"].fields["value"].widget.input_type == "select"
