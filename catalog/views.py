@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from catalog.filters import TYPES, CatalogFilter
 from profiles.models import ServiceProfile
 from studio import access
-from studio.htmx import page_or_fragment
+from studio.htmx import page_or_fragment, querystring_without_page
 from studio.models import Project
 
 PAGE_SIZE = 24
@@ -35,8 +35,6 @@ def catalog(request: HttpRequest, project: Project) -> HttpResponse:
     filters = CatalogFilter(request.GET, queryset=profiles)
     page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     counts = filters.tab_counts()
-    query = request.GET.copy()
-    query.pop("page", None)
     q = request.GET.get("q", "").strip()
     tabs = [
         {"value": "", "label": "All", "count": counts["all"]},
@@ -48,7 +46,7 @@ def catalog(request: HttpRequest, project: Project) -> HttpResponse:
         "tabs": tabs,
         "selected_type": selected,
         "q": q,
-        "querystring": query.urlencode(),
+        "querystring": querystring_without_page(request),
         "search_query": {"q": q} if q else {},
     }
     return page_or_fragment(request, "catalog/catalog.html", context)

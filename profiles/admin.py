@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from profiles import services
+from profiles import rules, services
 from profiles.forms import (
     JSONValueField,
     SensitiveValueFormMixin,
@@ -61,13 +61,10 @@ class ShareableAdminForm(SharingFormMixin, forms.ModelForm):
         cleaned = super().clean()
         # (project, name) is unique; say so at the name rather than above the form.
         project, name = cleaned.get("project"), cleaned.get("name")
-        model = self._meta.model
         if project and name:
-            taken = model._default_manager.filter(project=project, name=name)
-            if taken.exclude(pk=self.instance.pk).exists():
-                self.add_error(
-                    "name", f"“{name}” is taken in project {project.name}; pick another name."
-                )
+            problem = rules.name_taken(self._meta.model, project, name, exclude_pk=self.instance.pk)
+            if problem:
+                self.add_error("name", problem)
         return cleaned
 
 

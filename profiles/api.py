@@ -36,6 +36,7 @@ from profiles.serializers import (
     StrictSerializer,
     TemplateDocumentSerializer,
 )
+from studio import access
 from studio.api import Conflict, ProjectAPIView
 from studio.models import Project
 from studio.validators import validate_resource_name
@@ -185,14 +186,8 @@ class ProfileDetailView(ProjectAPIView):
     def get(self, request, project: str, name: str):
         # What the list shows can be read here: the project's own profile of that name, or
         # else one shared into the project (the system's first, then by owning project).
-        visible = documents_queryset(ServiceProfile.objects.visible_to(self.project)).filter(
-            name=name
-        )
-        profile = (
-            visible.filter(project=self.project).first()
-            or visible.filter(project__name="system-catalog").first()
-            or visible.order_by("project__name").first()
-        )
+        visible = ServiceProfile.objects.visible_to(self.project).filter(name=name)
+        profile = access.first_as_seen_by(documents_queryset(visible), self.project)
         if profile is None:
             raise Http404
         return Response(profile_document(profile, viewer=self.project))

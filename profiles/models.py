@@ -147,12 +147,7 @@ class EnvironmentTemplateQuerySet(models.QuerySet):
 
     def named_for(self, project: Project, name: str) -> "EnvironmentTemplate | None":
         """The template ``name`` as ``project`` sees it: its own first, then the system's."""
-        templates = self.available_to(project).filter(name=name)
-        return (
-            templates.filter(project=project).first()
-            or templates.filter(project__name=access.SYSTEM_CATALOG).first()
-            or templates.order_by("project__name").first()
-        )
+        return access.first_as_seen_by(self.available_to(project).filter(name=name), project)
 
 
 class EnvironmentTemplate(Shareable):

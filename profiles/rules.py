@@ -209,6 +209,14 @@ def sharing_problems(
     return problems
 
 
+def name_taken(model, project: "Project", name: str, *, exclude_pk=None) -> str | None:
+    """Why ``name`` cannot be used for a new ``model`` row (profile, template) in ``project``."""
+    taken = model._default_manager.filter(project=project, name=name).exclude(pk=exclude_pk)
+    if taken.exists():
+        return f"“{name}” is taken in project {project.name}; pick another name."
+    return None
+
+
 def version_problems(project: "Project", version: "TemplateVersion") -> Problems:
     """A profile may be built only on an active version of a template available to its project."""
     from profiles.models import EnvironmentTemplate

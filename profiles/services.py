@@ -89,15 +89,12 @@ def commit_revision(
     if latest is None:
         number, changed = 1, []
     else:
-        before = latest.document
-        if content_of(before) == content_of(profile_document(profile)) and secrets == (
-            json.loads(latest.secrets) if latest.secrets else {}
-        ):
-            return False
-        number = latest.number + 1
-        changed = changed_fields(before, profile_document(profile))
+        changed = changed_fields(latest.document, profile_document(profile))
         if secrets != (json.loads(latest.secrets) if latest.secrets else {}):
             changed.append("spec.inputs (sensitive values)")
+        if not changed:
+            return False
+        number = latest.number + 1
 
     profile.revision = number
     profile.modified_by = actor

@@ -220,12 +220,9 @@ class GeneralForm(SectionModelForm):
             return None
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
-        validate_resource_name(name)
-        if ServiceProfile.objects.filter(project=self.project, name=name).exists():
-            raise ValidationError(
-                "This project already has a service profile with this name.", code="taken"
-            )
+        name = self.cleaned_data["name"]  # the model field's validators ran already
+        if problem := rules.name_taken(ServiceProfile, self.project, name):
+            raise ValidationError(problem, code="taken")
         return name
 
 
@@ -457,10 +454,8 @@ class CloneForm(forms.Form):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
-        if ServiceProfile.objects.filter(project=self.project, name=name).exists():
-            raise ValidationError(
-                "This project already has a service profile with this name.", code="taken"
-            )
+        if problem := rules.name_taken(ServiceProfile, self.project, name):
+            raise ValidationError(problem, code="taken")
         return name
 
     def clean(self):

@@ -32,7 +32,7 @@ from profiles.studio_forms import (
     SharingForm,
 )
 from studio import access
-from studio.htmx import page_or_fragment
+from studio.htmx import page_or_fragment, querystring_without_page
 from studio.models import Project
 
 PAGE_SIZE = 20
@@ -87,20 +87,22 @@ def profile_list(request: HttpRequest, project: Project) -> HttpResponse:
         .select_related("project")
         .annotate(share_count=Count("shared_with"))
     )
+    return _filtered_list(request, profiles, "profiles/profile_list.html")
+
+
+def _filtered_list(request: HttpRequest, profiles, template: str) -> HttpResponse:
+    """A list page: search, type filter and sort from the query string, then one page of it.
+
+    Without a valid ``ordering`` the list is by unique name (then owner), so pages never
+    repeat or skip rows.
+    """
     filters = ServiceProfileFilter(request.GET or None, queryset=profiles)
     queryset = filters.qs if filters.is_bound else profiles
     if not (filters.is_bound and filters.form.is_valid() and filters.form.cleaned_data["ordering"]):
         queryset = queryset.order_by("name", "project__name")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"filters": filters, "page": page, "querystring": _querystring(request)}
-    return page_or_fragment(request, "profiles/profile_list.html", context)
-
-
-def _querystring(request: HttpRequest) -> str:
-    """The current filters without the page number, for pagination links."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
+    context = {"filters": filters, "page": page, "querystring": querystring_without_page(request)}
+    return page_or_fragment(request, template, context)
 
 
 @require_GET
@@ -109,11 +111,7 @@ def system_profiles(request: HttpRequest, project: Project) -> HttpResponse:
     profiles = ServiceProfile.objects.system().select_related(
         "project", "template_version__template"
     )
-    filters = ServiceProfileFilter(request.GET or None, queryset=profiles)
-    queryset = filters.qs if filters.is_bound else profiles.order_by("display_name")
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"filters": filters, "page": page, "querystring": _querystring(request)}
-    return page_or_fragment(request, "profiles/system_profiles.html", context)
+    return _filtered_list(request, profiles, "profiles/system_profiles.html")
 
 
 # View -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Case, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
@@ -75,6 +75,17 @@ def shared_into_q(model, project: "Project") -> Q:
         | Q(sharing="all")
         | Q(sharing="selected", pk__in=selected)
     )
+
+
+def first_as_seen_by(queryset: QuerySet, project: "Project"):
+    """Of same-named rows ``project`` may see: its own, else the system catalog's, else the one
+    of the first owning project by name. One query."""
+    preference = Case(
+        When(project=project, then=Value(0)),
+        When(project__name=SYSTEM_CATALOG, then=Value(1)),
+        default=Value(2),
+    )
+    return queryset.order_by(preference, "project__name").first()
 
 
 def profile_visible_q(model, project: "Project") -> Q:

@@ -1,4 +1,4 @@
-"""Rendering a page or just its fragment for htmx, the same way on every list page."""
+"""What every list page shares: the page or just its htmx fragment, and its query string."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -20,3 +20,10 @@ def page_or_fragment(
     response = render(request, name, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
+
+
+def querystring_without_page(request: HttpRequest) -> str:
+    """The current filters without the page number, for pagination and tab links."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()

@@ -41,10 +41,9 @@ def project_home(request: HttpRequest, project: Project) -> HttpResponse:
         )
         .order_by("name", "project__name")
     )
-    profiles = ServiceProfile.objects.visible_to(project)
     context = {
         "templates": templates,
-        "profile_count": profiles.filter(project=project).count(),
+        "profile_count": ServiceProfile.objects.filter(project=project).count(),
         "catalog_count": ServiceProfile.objects.in_catalog_of(project).count(),
         "member_count": project.memberships.count(),
     }

@@ -188,3 +188,17 @@ def test_a_new_project_sees_system_and_all_shared_profiles_only(spread):
     newcomer = make_project("newcomer")
     make_user("nina", newcomer="member")
     assert names(ServiceProfile.objects.in_catalog_of(newcomer)) == {"to-all", "system"}
+
+
+def test_a_name_seen_from_a_project_is_its_own_then_the_systems_then_the_first_owners(
+    projects, system
+):
+    research, platform, finance = projects["research"], projects["platform"], projects["finance"]
+    make_template(platform, "shared-tpl", sharing="all")
+    make_template(finance, "shared-tpl", sharing="all")
+    assert EnvironmentTemplate.objects.named_for(research, "shared-tpl").project == finance
+    make_template(system, "shared-tpl")
+    assert EnvironmentTemplate.objects.named_for(research, "shared-tpl").project == system
+    make_template(research, "shared-tpl")
+    assert EnvironmentTemplate.objects.named_for(research, "shared-tpl").project == research
+    assert EnvironmentTemplate.objects.named_for(research, "no-such-tpl") is None

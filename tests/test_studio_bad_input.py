@@ -146,7 +146,7 @@ def test_a_missing_unique_name_is_refused(new_profile):
 def test_a_unique_name_taken_in_the_project_is_refused(new_profile):
     response = new_profile.post(name="team-notebook")
     assert general_refused(response, "name") == [
-        "This project already has a service profile with this name."
+        "“team-notebook” is taken in project platform; pick another name."
     ]
     assert database_state() == new_profile.before
 
@@ -812,7 +812,7 @@ def test_clone_under_a_name_taken_in_the_project_is_refused(logged_in, ready, sy
     response = logged_in.post(clone_url(), {"name": "team-notebook"})
     assert response.status_code == 400
     assert response.context["form"].errors["name"] == [
-        "This project already has a service profile with this name."
+        "“team-notebook” is taken in project platform; pick another name."
     ]
     assert error_shown_at(response, response.context["form"]["name"])
     assert database_state() == before
