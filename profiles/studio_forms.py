@@ -423,7 +423,8 @@ class SharingForm(SharingFormMixin, SectionModelForm):
 
 
 class ConfirmDeleteForm(forms.Form):
-    confirm = forms.CharField(label="Type the unique name to confirm", max_length=63)
+    # Not stripped: only the exact name deletes ("p-own " is not "p-own").
+    confirm = forms.CharField(label="Type the unique name to confirm", max_length=63, strip=False)
 
     def __init__(self, *args, profile: ServiceProfile, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -431,7 +432,7 @@ class ConfirmDeleteForm(forms.Form):
         self.fields["confirm"].widget.attrs |= {"autocomplete": "off", "spellcheck": "false"}
 
     def clean_confirm(self) -> str:
-        typed = self.cleaned_data["confirm"].strip()
+        typed = self.cleaned_data["confirm"]
         if typed != self.profile.name:
             raise ValidationError(
                 f"Type {self.profile.name} exactly to delete this profile.", code="mismatch"

@@ -803,10 +803,14 @@ def test_delete_leaves_an_event_with_the_final_document(logged_in, alice, ready)
     assert SECRET not in str(document)
 
 
-def test_delete_confirmation_ignores_surrounding_spaces(logged_in, ready):
-    response = logged_in.post(delete_url(ready), {"confirm": "  team-notebook "})
-    assert response.status_code == 302
-    assert not ServiceProfile.objects.exists()
+@pytest.mark.parametrize("typed", ["team-notebook ", " team-notebook", "team-notebook\n"])
+def test_delete_confirmation_takes_only_the_exact_name(logged_in, ready, typed):
+    response = logged_in.post(delete_url(ready), {"confirm": typed})
+    assert response.status_code == 400
+    assert response.context["form"].errors["confirm"] == [
+        "Type team-notebook exactly to delete this profile."
+    ]
+    assert ServiceProfile.objects.filter(name="team-notebook").exists()
 
 
 # Clone ----------------------------------------------------------------------------------------

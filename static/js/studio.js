@@ -69,7 +69,7 @@
     const button = form.querySelector("[data-confirm-button]");
     if (!input || !button) return;
     const sync = () => {
-      const ok = input.value.trim() === expected;
+      const ok = input.value === expected;
       button.disabled = !ok;
       button.setAttribute("aria-disabled", String(!ok));
     };

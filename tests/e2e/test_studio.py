@@ -333,6 +333,8 @@ def test_delete_needs_the_unique_name_typed_exactly(admin: Page, ready_profile, 
     expect(delete).to_be_disabled()
     confirm.fill("Team-Notebook")
     expect(delete).to_be_disabled()
+    confirm.fill("team-notebook ")
+    expect(delete).to_be_disabled()
     confirm.fill("team-notebook")
     expect(delete).to_be_enabled()
     screenshot("studio-delete")
