@@ -24,6 +24,7 @@ install: $(BIN)/.installed
 
 migrate: install
 	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py createcachetable
 
 seed: migrate
 	$(BIN)/python manage.py seed_demo --password "$(DEMO_PASSWORD)"
@@ -55,4 +56,4 @@ bench: install
 	$(BIN)/python benchmarks/catalog.py --profiles $(or $(PROFILES),10000)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles

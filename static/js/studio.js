@@ -105,11 +105,25 @@
     sync();
   }
 
+  // Forms that ask first ("Revoke the key …?"): the question is the form's data-confirm.
+  function setUpAsk(form) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+
+  // Read-only fields worth copying (a new API key) select themselves when focused.
+  function setUpSelectOnFocus(input) {
+    input.addEventListener("focus", () => input.select());
+  }
+
   function init(root) {
     root.querySelectorAll("[data-input-setting]").forEach(setUpOverride);
     root.querySelectorAll("[data-kv-editor]").forEach(setUpKeyValue);
     root.querySelectorAll("[data-sharing-form]").forEach(setUpSharing);
     root.querySelectorAll("[data-confirm-delete]").forEach(setUpConfirm);
+    root.querySelectorAll("form[data-confirm]").forEach(setUpAsk);
+    root.querySelectorAll("[data-select-on-focus]").forEach(setUpSelectOnFocus);
     setUpIcons(root);
   }
 

@@ -15,7 +15,11 @@ from playwright.sync_api import Page, expect
 from profiles.models import ServiceProfile
 from tests.factories import make_profile
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # axe is injected as an inline script, which the pages' CSP (rightly) refuses.
+    pytest.mark.browser_context_args(bypass_csp=True),
+]
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
