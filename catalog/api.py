@@ -1,12 +1,19 @@
-"""The end-user catalog over the API: ready profiles available to the project."""
+"""The end-user catalog over the API: ready profiles available to the project.
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+It shows what the catalog page shows: each profile's document without ``spec.sharing``, since
+whom a profile is shared with is its owners' business (SPEC §2), and a member (or another
+project) has no need of it to launch.
+"""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from catalog.filters import CatalogFilter
 from profiles.api import (
     PAGING,
-    ProfileListSerializer,
+    SERVICE_TYPE,
+    choice_param,
     documents_queryset,
     filter_errors,
     list_document,
@@ -14,28 +21,50 @@ from profiles.api import (
 )
 from profiles.documents import profile_document
 from profiles.models import ServiceProfile
+from profiles.serializers import ProfileDocumentSerializer, SpecSerializer
 from studio.api import ProjectAPIView
+
+
+class CatalogSpecSerializer(SpecSerializer):
+    sharing = None
+
+
+class CatalogProfileSerializer(ProfileDocumentSerializer):
+    """A profile as the catalog shows it: its document without ``spec.sharing``."""
+
+    spec = CatalogSpecSerializer()
+
+
+CatalogListSerializer = inline_serializer(
+    "CatalogList",
+    fields={
+        "apiVersion": serializers.CharField(),
+        "kind": serializers.CharField(),
+        "metadata": inline_serializer(
+            "CatalogListMetadata", fields={"count": serializers.IntegerField()}
+        ),
+        "items": CatalogProfileSerializer(many=True),
+    },
+)
+
+
+def catalog_document(profile: ServiceProfile) -> dict:
+    document = profile_document(profile)
+    del document["spec"]["sharing"]
+    return document
 
 
 class CatalogView(ProjectAPIView):
     @extend_schema(
-        parameters=[
-            *PAGING,
-            OpenApiParameter(
-                "serviceType", str, enum=ServiceProfile.ServiceType.values, required=False
-            ),
-        ],
-        responses=ProfileListSerializer,
+        parameters=[*PAGING, SERVICE_TYPE],
+        responses=CatalogListSerializer,
         summary="The catalog: ready profiles the project's users can launch",
         operation_id="listCatalog",
     )
     def get(self, request, project: str):
         limit, offset = paging(request)
         filters = CatalogFilter(
-            {
-                "q": request.query_params.get("q", ""),
-                "type": request.query_params.get("serviceType", ""),
-            },
+            {"q": request.query_params.get("q", ""), "type": choice_param(request, "serviceType")},
             queryset=ServiceProfile.objects.in_catalog_of(self.project),
         )
         if not filters.is_valid():
@@ -43,5 +72,5 @@ class CatalogView(ProjectAPIView):
         queryset = filters.qs.order_by("display_name", "name", "project__name")
         count = queryset.count()
         page = documents_queryset(queryset)[offset : offset + limit]
-        items = [profile_document(p, viewer=self.project) for p in page]
+        items = [catalog_document(p) for p in page]
         return Response(list_document("ServiceProfileList", items, count))

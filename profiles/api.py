@@ -6,8 +6,10 @@ profiles.serializers, writes go through profiles.services, access through studio
 """
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -32,6 +34,7 @@ from profiles.models import (
 )
 from profiles.serializers import (
     ProfileDocumentSerializer,
+    ResourceNameField,
     SharingSerializer,
     StrictSerializer,
     TemplateDocumentSerializer,
@@ -46,10 +49,28 @@ MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000_000
 
 PAGING = [
-    OpenApiParameter("q", str, description="Words to find in name, display name, description."),
-    OpenApiParameter("limit", int, description=f"At most this many items (1-{MAX_LIMIT})."),
-    OpenApiParameter("offset", int, description="Skip this many items."),
+    OpenApiParameter(
+        "q",
+        {"type": "string", "pattern": "^[^\\u0000]*$"},  # a NUL character is a 400
+        description="Words to find in name, display name, description.",
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        description=f"At most this many items (1 to {MAX_LIMIT}).",
+    ),
+    OpenApiParameter(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+        description="Skip this many items.",
+    ),
 ]
+SERVICE_TYPE = OpenApiParameter(
+    "serviceType",
+    str,
+    enum=ServiceProfile.ServiceType.values,
+    description="Only profiles of this service type (leave the parameter out for all).",
+)
 
 
 def paging(request) -> tuple[int, int]:
@@ -66,6 +87,17 @@ def paging(request) -> tuple[int, int]:
             )
         values[name] = int(raw)
     return values["limit"], values["offset"]
+
+
+def choice_param(request, name: str) -> str:
+    """A query parameter whose schema lists fixed values: present but empty is a 400 too
+    (django-filter would read it as no filter at all)."""
+    value = request.query_params.get(name)
+    if value == "":
+        raise serializers.ValidationError(
+            {name: ["Give one of the listed values, or leave the parameter out."]}
+        )
+    return value or ""
 
 
 def filter_errors(filters, names: dict[str, str]) -> serializers.ValidationError:
@@ -105,6 +137,25 @@ def merge_patch(target, patch):
     return result
 
 
+@contextmanager
+def creating_profile(project: Project, name: str) -> Iterator[None]:
+    """A block that creates the profile ``name`` in ``project``; 409 if the project has one.
+
+    Creations in a project queue on its row (a lock that leaves rows pointing at the project
+    free to be written), so the later of two with one name finds the first one's profile rather
+    than replacing it; a profile made meanwhile some other way trips the unique constraint.
+    """
+    taken = f"Project {project.name} already has a profile named {name}."
+    try:
+        with transaction.atomic():
+            Project.objects.select_for_update(no_key=True).get(pk=project.pk)
+            if ServiceProfile.objects.filter(project=project, name=name).exists():
+                raise Conflict(taken)
+            yield
+    except IntegrityError:
+        raise Conflict(taken) from None
+
+
 ProfileListSerializer = inline_serializer(
     "ServiceProfileList",
     fields={
@@ -118,14 +169,10 @@ ProfileListSerializer = inline_serializer(
 
 class ProfileListView(ProjectAPIView):
     admin_only = True
+    conflicts_on = ("POST",)  # the name is taken
 
     @extend_schema(
-        parameters=[
-            *PAGING,
-            OpenApiParameter(
-                "serviceType", str, enum=ServiceProfile.ServiceType.values, required=False
-            ),
-        ],
+        parameters=[*PAGING, SERVICE_TYPE],
         responses=ProfileListSerializer,
         summary="List the project's service profiles and those shared with it",
         operation_id="listServiceProfiles",
@@ -136,7 +183,7 @@ class ProfileListView(ProjectAPIView):
         filters = ServiceProfileFilter(
             {
                 "q": request.query_params.get("q", ""),
-                "service_type": request.query_params.get("serviceType", ""),
+                "service_type": choice_param(request, "serviceType"),
             },
             queryset=queryset,
         )
@@ -156,27 +203,32 @@ class ProfileListView(ProjectAPIView):
     )
     def post(self, request, project: str):
         document = parse_document(request.data)
-        name = document["metadata"]["name"]
-        if ServiceProfile.objects.filter(project=self.project, name=name).exists():
-            raise Conflict(f"Project {self.project.name} already has a profile named {name}.")
-        try:
+        with creating_profile(self.project, document["metadata"]["name"]):
             profile, _ = services.apply_profile_document(
                 project=self.project, document=document, actor=request.user
             )
-        except IntegrityError:  # created by someone else in between
-            raise Conflict(
-                f"Project {self.project.name} already has a profile named {name}."
-            ) from None
         return Response(profile_document(profile), status=status.HTTP_201_CREATED)
 
 
 class ProfileDetailView(ProjectAPIView):
     admin_only = True
+    conflicts_on = ("PUT", "PATCH")  # a stale metadata.revision
 
     def get_profile(self, name: str) -> ServiceProfile:
         return get_object_or_404(
             documents_queryset(ServiceProfile.objects.editable_in(self.project)), name=name
         )
+
+    def lock_profile(self, name: str) -> ServiceProfile:
+        """The profile, read after taking its row lock (held until the transaction ends).
+
+        The lock is taken on the bare row: PostgreSQL cannot lock the nullable side of an outer
+        join, and the read that follows, a new statement, sees the last save before the lock.
+        """
+        get_object_or_404(
+            ServiceProfile.objects.editable_in(self.project).select_for_update(), name=name
+        )
+        return self.get_profile(name)
 
     @extend_schema(
         responses=ProfileDocumentSerializer,
@@ -193,6 +245,7 @@ class ProfileDetailView(ProjectAPIView):
         return Response(profile_document(profile, viewer=self.project))
 
     def _replace(self, request, name: str, document: dict) -> Response:
+        """Apply a whole document; the caller holds the profile's row lock."""
         if document["metadata"]["name"] != name:
             raise serializers.ValidationError(
                 {"metadata": {"name": ["The unique name cannot be changed."]}}
@@ -215,8 +268,10 @@ class ProfileDetailView(ProjectAPIView):
         operation_id="replaceServiceProfile",
     )
     def put(self, request, project: str, name: str):
-        self.get_profile(name)
-        return self._replace(request, name, parse_document(request.data))
+        with transaction.atomic():
+            # Locked first, so that a profile deleted meanwhile is 404, not created anew.
+            self.lock_profile(name)
+            return self._replace(request, name, parse_document(request.data))
 
     @extend_schema(
         request={
@@ -228,13 +283,16 @@ class ProfileDetailView(ProjectAPIView):
         operation_id="patchServiceProfile",
     )
     def patch(self, request, project: str, name: str):
-        current = profile_document(self.get_profile(name))
-        if not isinstance(request.data, dict):
-            raise serializers.ValidationError({"": ["Send a JSON (or YAML) object."]})
-        current["metadata"].pop("revision")
-        current.pop("status")
-        merged = merge_patch(current, request.data)
-        return self._replace(request, name, parse_document(merged))
+        # Read, merge and write under one row lock: a patch merged into a document that another
+        # write then replaces would undo that write, though both were answered 200.
+        with transaction.atomic():
+            current = profile_document(self.lock_profile(name))
+            if not isinstance(request.data, dict):
+                raise serializers.ValidationError({"": ["Send a JSON (or YAML) object."]})
+            current["metadata"].pop("revision")
+            current.pop("status")
+            merged = merge_patch(current, request.data)
+            return self._replace(request, name, parse_document(merged))
 
     @extend_schema(
         responses={204: None},
@@ -242,7 +300,8 @@ class ProfileDetailView(ProjectAPIView):
         operation_id="deleteServiceProfile",
     )
     def delete(self, request, project: str, name: str):
-        services.delete_profile(profile=self.get_profile(name), actor=request.user)
+        with transaction.atomic():
+            services.delete_profile(profile=self.lock_profile(name), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -271,36 +330,42 @@ class ProfileSharingView(ProjectAPIView):
         operation_id="replaceServiceProfileSharing",
     )
     def put(self, request, project: str, name: str):
-        profile = get_object_or_404(ServiceProfile.objects.editable_in(self.project), name=name)
-        serializer = SharingSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        targets, causes = services.sharing_targets(
-            owner=self.project, sharing=serializer.validated_data, prefix=""
-        )
-        if causes:
-            raise DocumentError(causes)
+        # The sharing replaces whatever is saved when it lands: read under the row lock, the
+        # revision save_section checks is the current one, never one a concurrent write passed.
+        with transaction.atomic():
+            profile = get_object_or_404(
+                ServiceProfile.objects.editable_in(self.project).select_for_update(), name=name
+            )
+            serializer = SharingSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            targets, causes = services.sharing_targets(
+                owner=self.project, sharing=serializer.validated_data, prefix=""
+            )
+            if causes:
+                raise DocumentError(causes)
 
-        def apply() -> None:
-            profile.sharing = serializer.validated_data["type"]
-            profile.save(update_fields=["sharing"])
-            profile.shared_with.set(targets)
+            def apply() -> None:
+                profile.sharing = serializer.validated_data["type"]
+                profile.save(update_fields=["sharing"])
+                profile.shared_with.set(targets)
 
-        services.save_section(
-            profile=profile,
-            actor=request.user,
-            expected_revision=profile.revision,
-            apply=apply,
-            action=ProfileEvent.Action.SHARING_CHANGED,
-        )
+            services.save_section(
+                profile=profile,
+                actor=request.user,
+                expected_revision=profile.revision,
+                apply=apply,
+                action=ProfileEvent.Action.SHARING_CHANGED,
+            )
         return Response(self.sharing_of(profile))
 
 
 class CloneSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=63, validators=[validate_resource_name])
+    name = ResourceNameField(validators=[validate_resource_name])
 
 
 class ProfileCloneView(ProjectAPIView):
     admin_only = True
+    conflicts_on = ("POST",)  # the name is taken
 
     @extend_schema(
         request=CloneSerializer,
@@ -322,11 +387,10 @@ class ProfileCloneView(ProjectAPIView):
                     for message in messages
                 ]
             )
-        if ServiceProfile.objects.filter(project=self.project, name=new_name).exists():
-            raise Conflict(f"Project {self.project.name} already has a profile named {new_name}.")
-        profile = services.clone_profile(
-            source=source, project=self.project, name=new_name, actor=request.user
-        )
+        with creating_profile(self.project, new_name):
+            profile = services.clone_profile(
+                source=source, project=self.project, name=new_name, actor=request.user
+            )
         return Response(profile_document(profile), status=status.HTTP_201_CREATED)
 
 

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from profiles.models import ServiceProfile
+from studio import access
 
 API_VERSION = "paas.envmgmt.io/v1"
 
@@ -32,13 +33,22 @@ def input_document(setting, *, include_secrets: bool = False) -> dict[str, Any]:
     return document
 
 
-def _shared_names(obj, viewer) -> list[str]:
-    """The projects ``obj`` is shared with, as ``viewer`` may know them: all of them for the
-    owner (or when no viewer is named), else only the viewer itself (SPEC §2: no names leak)."""
+def sharing_document(obj, viewer=None) -> dict[str, Any]:
+    """A profile's or template's ``sharing`` as ``viewer`` may know it (SPEC §2).
+
+    Whom it is shared with is the owner's business: the whole list goes to the owning project's
+    admins (and when no viewer is named: exports, snapshots). Anyone else sees the type and, of
+    the list, only their own project when it is on it.
+    """
+    sharing: dict[str, Any] = {"type": obj.sharing}
+    if obj.sharing != "selected":
+        return sharing
     names = sorted(p.name for p in obj.shared_with.all())
-    if viewer is not None and viewer.pk != obj.project_id:
-        names = [name for name in names if name == viewer.name]
-    return names
+    if viewer is None or (viewer.pk == obj.project_id and access.is_admin(viewer)):
+        sharing["projects"] = names
+    elif viewer.name in names:
+        sharing["projects"] = [viewer.name]
+    return sharing
 
 
 def profile_document(
@@ -46,15 +56,13 @@ def profile_document(
 ) -> dict[str, Any]:
     """The whole profile as a document; sensitive values only when ``include_secrets``.
 
-    ``viewer``, the project asking, sees the sharing list only if it owns the profile.
+    ``viewer``, the project asking (with the caller's role), sees the sharing list only if
+    its admins own the profile: see :func:`sharing_document`.
 
     Reads ``inputs``, ``outputs`` and ``shared_with`` through ``.all()``, so a list can
     prefetch them.
     """
     version = profile.template_version
-    sharing: dict[str, Any] = {"type": profile.sharing}
-    if profile.sharing == "selected":
-        sharing["projects"] = _shared_names(profile, viewer)
     return {
         "apiVersion": API_VERSION,
         "kind": "ServiceProfile",
@@ -85,7 +93,7 @@ def profile_document(
                 }
                 for o in profile.outputs.all()
             ],
-            "sharing": sharing,
+            "sharing": sharing_document(profile, viewer),
         },
         "status": {
             "state": profile.status,
@@ -203,9 +211,6 @@ def template_document(template, *, include_secrets: bool = False, viewer=None) -
     Reads ``versions`` (each with ``variables`` and ``outputs``) and ``shared_with`` through
     ``.all()``, so a list can prefetch them.
     """
-    sharing: dict[str, Any] = {"type": template.sharing}
-    if template.sharing == "selected":
-        sharing["projects"] = _shared_names(template, viewer)
     versions = []
     for version in template.versions.all():
         code = (
@@ -243,5 +248,5 @@ def template_document(template, *, include_secrets: bool = False, viewer=None) -
             "displayName": template.display_name,
             "description": template.description,
         },
-        "spec": {"sharing": sharing, "versions": versions},
+        "spec": {"sharing": sharing_document(template, viewer), "versions": versions},
     }

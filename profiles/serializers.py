@@ -3,9 +3,17 @@
 They check the document's shape (types, required keys, no unknown keys); the domain rules run
 when services.apply_profile_document builds the models, through the same model validation the
 Studio and the Django admin use. Every error names its field by document path.
+
+Types are strict (SPEC §6): text must be a string and a boolean ``true``/``false`` (DRF's own
+fields would turn ``12345`` into ``"12345"`` and ``"yes"`` into ``true``), a mapping's keys are
+text (YAML's ``{1: a}`` is refused), and names, URLs and code are taken exactly as sent, so a
+name with a space breaks the naming rule instead of being trimmed. Only free text (display
+names, descriptions) loses surrounding spaces, as in the Studio's forms. A variable's
+``value`` alone may be any JSON scalar or structure: it is stored as its text.
 """
 
 import json
+import math
 from collections.abc import Mapping
 
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +22,7 @@ from rest_framework import serializers
 
 from profiles.documents import API_VERSION
 from profiles.models import Override, ServiceProfile, Sharing, TemplateVersion, ValueType
+from studio.validators import RESOURCE_NAME_MAX_LENGTH
 
 
 class StrictSerializer(serializers.Serializer):
@@ -29,6 +38,87 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class StrictCharField(serializers.CharField):
+    """Text, and only text: numbers and booleans are refused, not turned into strings.
+
+    Surrounding spaces are kept (and so refused by a naming rule) unless ``trim_whitespace``.
+    """
+
+    default_error_messages = {
+        "invalid": "Enter text (a string; in YAML, quote 1, true or 2026-01-01)."
+    }
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ProseField(StrictCharField):
+    """Free text (a display name, a description): surrounding spaces are dropped."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("trim_whitespace", True)
+        super().__init__(**kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
+        "maxLength": RESOURCE_NAME_MAX_LENGTH,
+    }
+)
+class ResourceNameField(StrictCharField):
+    """A profile's or a template's name, as sent: the model's validation (SPEC §3 slug rule)
+    refuses one that breaks the rule along with every other problem of the document."""
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """``true`` or ``false``; not ``"yes"``, ``"true"``, ``1`` or ``"on"``."""
+
+    default_error_messages = {"invalid": "Enter true or false (a boolean, not text or a number)."}
+
+    def to_internal_value(self, data) -> bool:
+        if data is True or data is False:
+            return data
+        self.fail("invalid")
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A whole number; not ``"3"``, ``3.0`` or ``true``."""
+
+    default_error_messages = {"invalid": "Enter a whole number (not text)."}
+
+    def to_internal_value(self, data) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _json_problem(data) -> str | None:
+    """Why ``data`` (a list or mapping from YAML or JSON) is not plain JSON, if it is not."""
+    if isinstance(data, dict):
+        for key, item in data.items():
+            if not isinstance(key, str):
+                return f"the key {key!r} is not text"
+            problem = _json_problem(item)
+            if problem:
+                return problem
+        return None
+    if isinstance(data, list):
+        return next(filter(None, map(_json_problem, data)), None)
+    if isinstance(data, float) and not math.isfinite(data):
+        return f"{data} is not a JSON number"
+    if data is None or isinstance(data, str | int | float):
+        return None
+    return f"{data!r} is not a JSON value"
+
+
 @extend_schema_field(OpenApiTypes.ANY)
 class ValueField(serializers.Field):
     """A variable's value: text in the database, any YAML/JSON scalar or structure in a document.
@@ -38,6 +128,7 @@ class ValueField(serializers.Field):
 
     default_error_messages = {
         "invalid": "Enter text, a number, a boolean or JSON.",
+        "not_json": "Enter text, a number, a boolean or JSON: {problem}.",
         "null_characters": "Null characters are not allowed.",
     }
 
@@ -45,10 +136,15 @@ class ValueField(serializers.Field):
         if isinstance(data, bool):
             text = "true" if data else "false"
         elif isinstance(data, int | float):
+            if not math.isfinite(data):
+                self.fail("not_json", problem=f"{data} is not a JSON number")
             text = str(data)
         elif isinstance(data, str):
             text = data
         elif isinstance(data, list | dict):
+            problem = _json_problem(data)
+            if problem:
+                self.fail("not_json", problem=problem)
             text = json.dumps(data)
         else:
             self.fail("invalid")
@@ -61,9 +157,22 @@ class ValueField(serializers.Field):
 
 
 class TextMapField(serializers.DictField):
-    """A mapping of text keys to text values (labels, annotations, extra configuration)."""
+    """A mapping of text keys to text values (labels, annotations, extra configuration).
 
-    child = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    DRF's DictField would turn a YAML key ``1`` into ``"1"``: a key that is not text is refused.
+    """
+
+    child = StrictCharField(allow_blank=True)
+
+    def run_child_validation(self, data: dict) -> dict:
+        errors = {
+            str(key): ["A key must be text (in YAML, quote keys like 1 or true)."]
+            for key in data
+            if not isinstance(key, str)
+        }
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().run_child_validation(data)
 
 
 class OverrideSerializer(StrictSerializer):
@@ -74,111 +183,114 @@ class OverrideSerializer(StrictSerializer):
 
 
 class InputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100)
-    displayName = serializers.CharField(allow_blank=True, required=False, max_length=100)
-    description = serializers.CharField(allow_blank=True, required=False, max_length=2000)
+    name = StrictCharField(max_length=100)
+    displayName = ProseField(allow_blank=True, required=False, max_length=100)
+    description = ProseField(allow_blank=True, required=False, max_length=2000)
     value = ValueField(required=False)
-    required = serializers.BooleanField(required=False)
-    sensitive = serializers.BooleanField(required=False)
+    required = StrictBooleanField(required=False)
+    sensitive = StrictBooleanField(required=False)
     override = OverrideSerializer(required=False)
 
 
 class OutputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100)
-    displayName = serializers.CharField(allow_blank=True, required=False, max_length=100)
-    description = serializers.CharField(allow_blank=True, required=False, max_length=2000)
-    sensitive = serializers.BooleanField(required=False)
+    name = StrictCharField(max_length=100)
+    displayName = ProseField(allow_blank=True, required=False, max_length=100)
+    description = ProseField(allow_blank=True, required=False, max_length=2000)
+    sensitive = StrictBooleanField(required=False)
 
 
 class SharingSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=Sharing.values)
     projects = serializers.ListField(
-        child=serializers.CharField(max_length=63), required=False, default=list, max_length=1000
+        child=StrictCharField(max_length=RESOURCE_NAME_MAX_LENGTH),
+        required=False,
+        default=list,
+        max_length=1000,
     )
 
 
 class TemplateRefSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=63)
-    version = serializers.CharField(max_length=8)
+    name = StrictCharField(max_length=RESOURCE_NAME_MAX_LENGTH)
+    version = StrictCharField(max_length=8)
 
 
 class MetadataSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=63)
-    project = serializers.CharField(max_length=63, required=False)
-    displayName = serializers.CharField(max_length=100)
-    description = serializers.CharField(
-        allow_blank=True, required=False, default="", max_length=2000
-    )
+    name = ResourceNameField()
+    project = StrictCharField(max_length=RESOURCE_NAME_MAX_LENGTH, required=False)
+    displayName = ProseField(max_length=100)
+    description = ProseField(allow_blank=True, required=False, default="", max_length=2000)
     labels = TextMapField(required=False, default=dict)
     annotations = TextMapField(required=False, default=dict)
-    revision = serializers.IntegerField(required=False, min_value=1)
+    revision = StrictIntegerField(required=False, min_value=1)
 
 
 class SpecSerializer(StrictSerializer):
     environmentTemplate = TemplateRefSerializer()
     serviceType = serializers.ChoiceField(choices=ServiceProfile.ServiceType.values)
-    iconURL = serializers.CharField(allow_blank=True, required=False, default="")
-    readme = serializers.CharField(
-        allow_blank=True, required=False, default="", trim_whitespace=False
-    )
+    iconURL = StrictCharField(allow_blank=True, required=False, default="")
+    readme = StrictCharField(allow_blank=True, required=False, default="")
     extraConfig = TextMapField(required=False, default=dict)
     inputs = InputSerializer(many=True, required=False, default=list)
     outputs = OutputSerializer(many=True, required=False, default=list)
     sharing = SharingSerializer(required=False, default=lambda: {"type": "none", "projects": []})
 
 
-class StatusSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=ServiceProfile.Status.values)
-    createdAt = serializers.DateTimeField(allow_null=True)
-    createdBy = serializers.CharField(allow_null=True)
-    modifiedAt = serializers.DateTimeField(allow_null=True)
-    modifiedBy = serializers.CharField(allow_null=True)
+STATUS_HELP = (
+    "Read-only: what the server records. A document read back may be sent again with it; "
+    "its keys and types are checked like the rest, its values are ignored."
+)
+
+
+class ProfileStatusSerializer(StrictSerializer):
+    state = serializers.ChoiceField(choices=ServiceProfile.Status.values, required=False)
+    createdAt = serializers.DateTimeField(allow_null=True, required=False)
+    createdBy = StrictCharField(allow_null=True, required=False)
+    modifiedAt = serializers.DateTimeField(allow_null=True, required=False)
+    modifiedBy = StrictCharField(allow_null=True, required=False)
 
 
 class ProfileDocumentSerializer(StrictSerializer):
-    """A whole ``kind: ServiceProfile`` document; ``status`` is read-only and ignored."""
+    """A whole ``kind: ServiceProfile`` document; ``status`` is read-only: checked, then ignored."""
 
     apiVersion = serializers.ChoiceField(choices=[API_VERSION])
     kind = serializers.ChoiceField(choices=["ServiceProfile"])
     metadata = MetadataSerializer()
     spec = SpecSerializer()
-    status = StatusSerializer(read_only=True)
+    status = ProfileStatusSerializer(required=False, help_text=STATUS_HELP)
+
+    def validate(self, attrs: dict) -> dict:
+        attrs.pop("status", None)
+        return attrs
 
 
 # Environment templates ------------------------------------------------------------------------
 
 
 class VariableSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     valueType = serializers.ChoiceField(choices=ValueType.values, default="text")
-    description = serializers.CharField(
-        allow_blank=True, required=False, default="", max_length=2000
-    )
+    description = ProseField(allow_blank=True, required=False, default="", max_length=2000)
     value = ValueField(required=False)
-    required = serializers.BooleanField(required=False, default=False)
-    sensitive = serializers.BooleanField(required=False, default=False)
+    required = StrictBooleanField(required=False, default=False)
+    sensitive = StrictBooleanField(required=False, default=False)
     override = OverrideSerializer(required=False)
 
 
 class DeclaredOutputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(
-        allow_blank=True, required=False, default="", max_length=2000
-    )
-    sensitive = serializers.BooleanField(required=False, default=False)
+    name = StrictCharField(max_length=100)
+    description = ProseField(allow_blank=True, required=False, default="", max_length=2000)
+    sensitive = StrictBooleanField(required=False, default=False)
 
 
 class CodeSerializer(StrictSerializer):
-    repository = serializers.CharField(allow_blank=True, required=False, default="")
-    path = serializers.CharField(allow_blank=True, required=False, default="")
-    revision = serializers.CharField(allow_blank=True, required=False, default="")
-    inline = serializers.CharField(
-        allow_blank=True, required=False, default="", trim_whitespace=False
-    )
+    repository = StrictCharField(allow_blank=True, required=False, default="")
+    path = StrictCharField(allow_blank=True, required=False, default="")
+    revision = StrictCharField(allow_blank=True, required=False, default="")
+    inline = StrictCharField(allow_blank=True, required=False, default="")
 
 
 class VersionSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=8)
+    name = StrictCharField(max_length=8)
     state = serializers.ChoiceField(choices=TemplateVersion.State.values)
     code = CodeSerializer()
     variables = VariableSerializer(many=True, required=False, default=list)
@@ -186,12 +298,10 @@ class VersionSerializer(StrictSerializer):
 
 
 class TemplateMetadataSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=63)
-    project = serializers.CharField(max_length=63, required=False)
-    displayName = serializers.CharField(max_length=100)
-    description = serializers.CharField(
-        allow_blank=True, required=False, default="", max_length=2000
-    )
+    name = ResourceNameField()
+    project = StrictCharField(max_length=RESOURCE_NAME_MAX_LENGTH, required=False)
+    displayName = ProseField(max_length=100)
+    description = ProseField(allow_blank=True, required=False, default="", max_length=2000)
 
 
 class TemplateSpecSerializer(StrictSerializer):

@@ -281,7 +281,15 @@ def create_profile(
 
 @transaction.atomic
 def delete_profile(*, profile: ServiceProfile, actor) -> None:
-    """Delete for good; the event keeps the final document."""
+    """Delete for good; the event keeps the final document.
+
+    The profile is read again under its row lock, so the event keeps the last save, not the
+    copy the caller loaded; one that someone else deleted meanwhile is left deleted, once.
+    """
+    try:
+        profile.refresh_from_db(from_queryset=ServiceProfile.objects.select_for_update())
+    except ServiceProfile.DoesNotExist:
+        return
     document = profile_document(profile)
     record_event(
         profile=profile,

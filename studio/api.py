@@ -11,7 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular import openapi
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
@@ -99,7 +100,10 @@ def handle_exception(exc, context) -> Response | None:
         return None
     if isinstance(exc, exceptions.ValidationError):
         causes = flatten(exc.detail)
-        message = "The document is invalid." if causes else "The request is invalid."
+        sent_document = getattr(context.get("request"), "method", "") in BODY_METHODS
+        message = (
+            "The document is invalid." if causes and sent_document else "The request is invalid."
+        )
         response.data = status_document(response.status_code, message, causes)
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
@@ -107,29 +111,135 @@ def handle_exception(exc, context) -> Response | None:
     return response
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
 class ProjectAPIView(APIView):
     """An endpoint under ``projects/{project}/``: resolves the project with the user's role.
 
     Outsiders get 404 (through :func:`access.project_for`), members 403 where ``admin_only``
-    or on writes where ``admin_writes``; bodies over API_MAX_BODY_BYTES get 413.
+    or on writes where ``admin_writes``; bodies over API_MAX_BODY_BYTES get 413. The methods
+    in ``conflicts_on`` may answer 409 (the schema says so).
     """
 
     admin_only = False
     admin_writes = True
+    conflicts_on: tuple[str, ...] = ()
 
     def initial(self, request, *args, **kwargs) -> None:
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > settings.API_MAX_BODY_BYTES:
+        writing = request.method not in SAFE_METHODS
+        if writing and length.isdigit() and int(length) > settings.API_MAX_BODY_BYTES:
             raise PayloadTooLarge(
                 f"The request body may be at most {settings.API_MAX_BODY_BYTES:,} bytes."
             )
         super().initial(request, *args, **kwargs)
         self.project = access.project_for(request.user, kwargs["project"])
-        writing = request.method not in ("GET", "HEAD", "OPTIONS")
         if (self.admin_only or (writing and self.admin_writes)) and not access.is_admin(
             self.project
         ):
             raise exceptions.PermissionDenied("Only the project's admins may do this.")
+
+
+class UnknownURLView(APIView):
+    """Any other URL under the API's prefix: a 404 Status document, not the HTML 404 page
+    (and 401 first for anonymous callers, as everywhere in the API)."""
+
+    schema = None  # not an operation of the API
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        raise exceptions.NotFound("There is no such URL in the API.")
+
+
+# The schema ---------------------------------------------------------------------------------
+
+
+class StatusCauseSerializer(serializers.Serializer):
+    field = serializers.CharField(
+        allow_blank=True,
+        help_text="The document path (spec.inputs[0].value) or query parameter at fault; "
+        "empty for the body as a whole.",
+    )
+    message = serializers.CharField()
+
+
+class StatusDetailsSerializer(serializers.Serializer):
+    causes = StatusCauseSerializer(many=True)
+
+
+class StatusSerializer(serializers.Serializer):
+    """Every error response: a ``kind: Status`` document."""
+
+    apiVersion = serializers.ChoiceField(choices=[API_VERSION])
+    kind = serializers.ChoiceField(choices=["Status"])
+    status = serializers.ChoiceField(choices=["Failure"])
+    code = serializers.IntegerField(min_value=400, max_value=599)
+    reason = serializers.ChoiceField(choices=sorted(set(REASONS.values())))
+    message = serializers.CharField()
+    details = StatusDetailsSerializer(required=False)
+
+
+ERRORS = {
+    400: "The request is invalid: a parameter (format, limit, ...) or the document; "
+    "details.causes names each field at fault.",
+    401: "No valid credentials: send a personal API key in X-API-KEY.",
+    403: "Only the project's admins may do this.",
+    404: "No such project for the caller, or no such resource in it.",
+    406: "The Accept header asks for neither JSON nor YAML.",
+    409: "The resource exists already, or changed since the revision sent.",
+    413: f"The body is larger than {settings.API_MAX_BODY_BYTES:,} bytes (API_MAX_BODY_BYTES).",
+    415: "The body is neither JSON nor YAML.",
+    429: "Too many invalid API keys came from the caller's address; retry after Retry-After "
+    "seconds.",
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "Seconds to wait before trying again.",
+    }
+}
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's, adding the errors each operation can answer, as Status documents.
+
+    Every operation: 400 (``?format=`` and its parameters), 401, 406, 429 (bad API keys).
+    Under ``projects/{project}/``: 404, and 403 where members are refused; with a body, 413
+    and 415; 409 on the view's ``conflicts_on`` methods.
+    """
+
+    def error_codes(self) -> list[int]:
+        codes = [400, 401, 406, 429]
+        view, method = self.view, self.method
+        if isinstance(view, ProjectAPIView):
+            codes.append(404)
+            if view.admin_only or (method not in SAFE_METHODS and view.admin_writes):
+                codes.append(403)
+            if method in view.conflicts_on:
+                codes.append(409)
+        elif "{" in self.path:
+            codes.append(404)
+        if method in BODY_METHODS:
+            codes += [413, 415]
+        return sorted(codes)
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code in self.error_codes():
+            response = self._get_response_for_code(
+                OpenApiResponse(StatusSerializer, description=ERRORS[code]),
+                str(code),
+                direction=direction,
+            )
+            if code == 429:
+                response["headers"] = RETRY_AFTER
+            responses.setdefault(str(code), response)
+        return responses
+
+
+# Projects ------------------------------------------------------------------------------------
 
 
 ProjectListSerializer = inline_serializer(
@@ -197,8 +307,52 @@ def project_document(project: Project) -> dict:
 
 
 def refuse_unknown_keys_in_schema(result, generator, request, public):
-    """drf-spectacular hook: request bodies (our strict documents) allow no other keys."""
+    """drf-spectacular hook: request bodies (our strict documents) allow no other keys, and a
+    profile's ``status`` is read-only (requests may send it back: it is checked, then ignored)."""
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and "properties" in component:
             component["additionalProperties"] = False
+        elif {"spec", "status"} <= set(component.get("properties", {})):
+            component["properties"]["status"]["readOnly"] = True
+    return result
+
+
+# What each profile write answers with leads to the profile's other operations: OpenAPI links,
+# so that clients (and schemathesis' stateful tests) can follow a created profile by its name.
+PROFILE_OPERATIONS = [
+    "getServiceProfile",
+    "replaceServiceProfile",
+    "patchServiceProfile",
+    "deleteServiceProfile",
+    "getServiceProfileSharing",
+    "replaceServiceProfileSharing",
+]
+LINKED_FROM = {
+    "createServiceProfile": "201",
+    "cloneSystemProfile": "201",
+    "getServiceProfile": "200",
+    "replaceServiceProfile": "200",
+    "patchServiceProfile": "200",
+}
+
+
+def link_profile_operations(result, generator, request, public):
+    """drf-spectacular hook: OpenAPI links from a profile document to the profile's operations."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            code = LINKED_FROM.get(operation.get("operationId"))
+            if code is None or code not in operation.get("responses", {}):
+                continue
+            operation["responses"][code]["links"] = {
+                target: {
+                    "operationId": target,
+                    "parameters": {
+                        "project": "$request.path.project",
+                        "name": "$response.body#/metadata/name",
+                    },
+                    "description": "The profile this response describes.",
+                }
+                for target in PROFILE_OPERATIONS
+                if target != operation["operationId"]
+            }
     return result

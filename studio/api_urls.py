@@ -1,12 +1,12 @@
 """The REST API, under ``/apis/paas.envmgmt.io/v1/``; its schema and docs under ``/apis/``."""
 
 from django.contrib.auth.decorators import login_required
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from catalog.api import CatalogView
 from profiles import api as profiles
-from studio.api import ProjectListView
+from studio.api import ProjectListView, UnknownURLView
 
 P = "paas.envmgmt.io/v1/projects/<slug:project>/"
 
@@ -35,6 +35,8 @@ urlpatterns = [
         name="api_template",
     ),
     path(P + "catalog/", CatalogView.as_view(), name="api_catalog"),
+    # Last of the API's own: whatever else is asked under its prefix.
+    re_path(r"^paas\.envmgmt\.io/", UnknownURLView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path(
         "docs/",

@@ -1,13 +1,15 @@
-"""YAML beside JSON for the API (``Accept`` / ``Content-Type: application/yaml``).
+"""YAML beside JSON for the API (``Accept`` / ``Content-Type: application/yaml``, or
+``?format=json|yaml``).
 
-Kept apart from studio.api: DRF imports renderers and parsers while it sets up its views.
+Kept apart from studio.api: DRF imports renderers, parsers and the content negotiation while
+it sets up its views.
 """
 
 import json
 from typing import Any
 
 import yaml
-from rest_framework import exceptions, parsers, renderers
+from rest_framework import exceptions, negotiation, parsers, renderers
 
 
 class _Dumper(yaml.SafeDumper):
@@ -131,3 +133,18 @@ class JSONParser(parsers.JSONParser):
             )
         except (ValueError, RecursionError, UnicodeDecodeError) as error:
             raise exceptions.ParseError(f"The body is not valid JSON: {error}") from None
+
+
+class ContentNegotiation(negotiation.DefaultContentNegotiation):
+    """DRF's, except that a ``?format=`` naming no renderer (or nothing) is a 400 naming the
+    parameter: DRF would answer an unknown one with 404 and ignore an empty one."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        parameter = self.settings.URL_FORMAT_OVERRIDE
+        if parameter and parameter in request.query_params:
+            formats = list(dict.fromkeys(renderer.format for renderer in renderers))
+            if request.query_params[parameter] not in formats:
+                raise exceptions.ValidationError(
+                    {parameter: [f"Give one of: {', '.join(formats)}."]}
+                )
+        return super().select_renderer(request, renderers, format_suffix)

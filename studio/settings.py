@@ -165,6 +165,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers queue instead of failing with "database is locked": each transaction takes the
+    # write lock as it begins (so no two can both read and then both want to write), a writer
+    # waits up to SQLITE_BUSY_TIMEOUT seconds for it, and in WAL mode readers go on meanwhile.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -215,7 +225,9 @@ REST_FRAMEWORK = {
         "studio.formats.YAMLRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["studio.formats.JSONParser", "studio.formats.YAMLParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "studio.formats.ContentNegotiation",
+    # drf-spectacular's, documenting every error response each operation can give.
+    "DEFAULT_SCHEMA_CLASS": "studio.api.AutoSchema",
     "EXCEPTION_HANDLER": "studio.api.handle_exception",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -235,13 +247,55 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "studio.api.refuse_unknown_keys_in_schema",
+        "studio.api.link_profile_operations",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/apis/paas.envmgmt.io/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # What the URLs' <slug:...> converter matches (anything else is a 404 Status document).
+    "PATH_CONVERTER_OVERRIDES": {"slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}},
+    # Each document's one-value `kind` as its own enum (they share the field name).
+    "ENUM_NAME_OVERRIDES": {
+        "ServiceProfileKindEnum": ["ServiceProfile"],
+        "EnvironmentTemplateKindEnum": ["EnvironmentTemplate"],
+        "StatusKindEnum": ["Status"],
+    },
 }
+
+# One cache shared by every worker process (a table in the database, made by
+# `manage.py createcachetable`); it holds the counts of bad API keys.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": env_str("CACHE_TABLE", "studio_cache"),
+    }
+}
+
+# Where callers come from: the number of proxies in front that each append to X-Forwarded-For
+# (0: use REMOTE_ADDR). Production behind its TLS proxy counts one unless told otherwise.
+TRUSTED_PROXY_COUNT = env_int(
+    "TRUSTED_PROXY_COUNT", 1 if not DEBUG and env_bool("BEHIND_TLS_PROXY", True) else 0
+)
+
+# Sign-in lockouts (django-axes; the admin's sign-in included). A username is locked out from
+# one address: an attacker can lock no one out from everywhere, and a shared address (NAT, a
+# proxy) does not lock out every user behind it. A success resets the count; retrying while
+# locked out neither counts nor extends the lockout, so the page can say how long is left.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "studio.authentication.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "studio.authentication.client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # failures are tracked; successful sign-ins need no table
+AXES_VERBOSE = False  # no start-up banner on every manage.py command
+# Bad API keys: this many from one address within the window (seconds) answer 429 until the
+# window has passed, even for a good key; a limit of 0 turns this off.
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 10)
+API_KEY_FAILURE_WINDOW = env_int("API_KEY_FAILURE_WINDOW", 60)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

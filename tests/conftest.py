@@ -9,6 +9,20 @@ import pytest
 from tests.factories import make_project, make_template, make_user, system_catalog
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings, tmp_path_factory):
+    """On SQLite, test in a database file of this run's own, as ``make run`` serves one.
+
+    In memory, Django would hand the live server the test's own connection, so the concurrency
+    tests (test_concurrency.py) could never have two writers at once.
+    """
+    from django.db import connections
+
+    database = connections["default"].settings_dict
+    if database["ENGINE"] == "django.db.backends.sqlite3" and not database["TEST"].get("NAME"):
+        database["TEST"]["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -557,8 +557,76 @@ def test_a_shared_in_profile_names_no_other_project_it_is_shared_with(
     as_dave = key_client(world["dave"])
     detail = as_dave.get(api_url("research", "serviceprofiles/wide-notebook")).json()
     assert detail["spec"]["sharing"] == {"type": "selected", "projects": ["research"]}
-    catalog = key_client(world["bob"]).get(api_url("research", "catalog/")).json()
-    shown = next(i for i in catalog["items"] if i["metadata"]["name"] == "wide-notebook")
-    assert shown["spec"]["sharing"]["projects"] == ["research"]
     owner = key_client(world["alice"]).get(api_url("platform", "serviceprofiles/wide-notebook"))
     assert owner.json()["spec"]["sharing"]["projects"] == ["finance", "research"]
+
+
+# Whom a profile or template is shared with is its owners' business (SPEC §2, issue 8) -------
+
+
+def catalog_item(client: Client, project: str, name: str) -> dict:
+    items = client.get(api_url(project, "catalog/")).json()["items"]
+    return next(i for i in items if i["metadata"]["name"] == name)
+
+
+@pytest.fixture
+def shared_by_research(world, projects, notebook_version):
+    """A research profile and template shared with finance and platform."""
+    make_profile(
+        projects["research"],
+        "lab-notebook",
+        version=notebook_version,
+        status="ready",
+        sharing="selected",
+        shared_with=[projects["finance"], projects["platform"]],
+    )
+    template = make_template(projects["research"], "lab-template", sharing="selected").template
+    template.shared_with.set([projects["finance"], projects["platform"]])
+    return world
+
+
+def test_a_member_sees_no_sharing_of_their_own_projects_profile_in_the_catalog(
+    shared_by_research,
+):
+    shown = catalog_item(key_client(shared_by_research["bob"]), "research", "lab-notebook")
+    assert "sharing" not in shown["spec"]
+
+
+def test_the_catalog_shows_no_sharing_of_a_profile_shared_in(shared_by_research):
+    shown = catalog_item(key_client(shared_by_research["carol"]), "finance", "lab-notebook")
+    assert "sharing" not in shown["spec"]
+
+
+def test_the_catalog_shows_no_sharing_even_to_the_owners_admins(shared_by_research):
+    shown = catalog_item(key_client(shared_by_research["dave"]), "research", "lab-notebook")
+    assert "sharing" not in shown["spec"]
+
+
+def test_a_member_sees_the_sharing_type_of_their_projects_template_but_no_names(
+    shared_by_research,
+):
+    client = key_client(shared_by_research["bob"])
+    detail = client.get(api_url("research", "environmenttemplates/lab-template")).json()
+    listed = client.get(api_url("research", "environmenttemplates/")).json()["items"]
+    in_list = next(i for i in listed if i["metadata"]["name"] == "lab-template")
+    assert detail["spec"]["sharing"] == in_list["spec"]["sharing"] == {"type": "selected"}
+
+
+def test_another_projects_member_sees_only_their_own_project_in_a_templates_sharing(
+    shared_by_research,
+):
+    client = key_client(shared_by_research["carol"])
+    detail = client.get(api_url("finance", "environmenttemplates/lab-template")).json()
+    assert detail["spec"]["sharing"] == {"type": "selected", "projects": ["finance"]}
+
+
+def test_the_owners_admin_sees_whom_a_template_is_shared_with(shared_by_research):
+    client = key_client(shared_by_research["dave"])
+    detail = client.get(api_url("research", "environmenttemplates/lab-template")).json()
+    assert detail["spec"]["sharing"] == {"type": "selected", "projects": ["finance", "platform"]}
+
+
+def test_the_owners_admin_sees_whom_a_profile_is_shared_with(shared_by_research):
+    client = key_client(shared_by_research["dave"])
+    detail = client.get(api_url("research", "serviceprofiles/lab-notebook")).json()
+    assert detail["spec"]["sharing"] == {"type": "selected", "projects": ["finance", "platform"]}

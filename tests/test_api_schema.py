@@ -6,6 +6,8 @@ a superuser's API key over seeded data, finds no server error and no response th
 schema.
 """
 
+import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -20,9 +22,9 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.generation.value import GeneratedValue
 
+from profiles.models import ServiceProfile
 from studio.models import ApiKey
 from studio.wsgi import application
 from tests.factories import make_profile, make_template
@@ -133,6 +135,117 @@ def test_the_patch_operation_documents_its_body(served):
     assert "requestBody" in served["paths"][V1 + "{project}/serviceprofiles/{name}"]["patch"]
 
 
+def operations(served) -> dict[str, dict]:
+    return {op["operationId"]: op for item in served["paths"].values() for op in item.values()}
+
+
+def error_codes(operation: dict) -> set[int]:
+    return {int(code) for code in operation["responses"] if int(code) >= 400}
+
+
+def test_every_error_response_is_a_status_document(served):
+    refs = {
+        media["schema"]["$ref"]
+        for op in operations(served).values()
+        for code, response in op["responses"].items()
+        if int(code) >= 400
+        for media in response["content"].values()
+    }
+    assert refs == {"#/components/schemas/Status"}
+
+
+def test_the_status_component_is_the_error_shape(served):
+    status = served["components"]["schemas"]["Status"]
+    assert set(status["required"]) == {"apiVersion", "kind", "status", "code", "reason", "message"}
+    assert served["components"]["schemas"]["StatusKindEnum"]["enum"] == ["Status"]
+    cause = served["components"]["schemas"]["StatusCause"]
+    assert set(cause["properties"]) == {"field", "message"}
+
+
+def test_every_operation_documents_bad_parameters_credentials_accept_and_rate_limit(served):
+    assert all({400, 401, 406, 429} <= error_codes(op) for op in operations(served).values())
+
+
+def test_operations_under_a_project_document_404(served):
+    under_project = [
+        op for path, item in served["paths"].items() if "{project}" in path for op in item.values()
+    ]
+    assert under_project
+    assert all(404 in error_codes(op) for op in under_project)
+
+
+def test_403_is_documented_where_members_are_refused_and_only_there(served):
+    members_read = {
+        "listProjects",
+        "listCatalog",
+        "listEnvironmentTemplates",
+        "getEnvironmentTemplate",
+    }
+    refused = {name for name, op in operations(served).items() if 403 in error_codes(op)}
+    assert refused == set(operations(served)) - members_read
+
+
+def test_409_is_documented_where_a_name_is_taken_or_a_revision_stale(served):
+    conflicting = {name for name, op in operations(served).items() if 409 in error_codes(op)}
+    assert conflicting == {
+        "createServiceProfile",
+        "replaceServiceProfile",
+        "patchServiceProfile",
+        "cloneSystemProfile",
+    }
+
+
+def test_413_and_415_are_documented_for_every_operation_with_a_body(served):
+    with_body = {name for name, op in operations(served).items() if "requestBody" in op}
+    too_large = {name for name, op in operations(served).items() if 413 in error_codes(op)}
+    unsupported = {name for name, op in operations(served).items() if 415 in error_codes(op)}
+    assert with_body == too_large == unsupported
+
+
+def test_a_rate_limited_answer_says_when_to_retry(served):
+    response = operations(served)["listServiceProfiles"]["responses"]["429"]
+    assert response["headers"]["Retry-After"]["schema"]["type"] == "integer"
+
+
+def test_limit_and_offset_document_their_bounds(served):
+    parameters = {p["name"]: p for p in operations(served)["listServiceProfiles"]["parameters"]}
+    limit, offset = parameters["limit"]["schema"], parameters["offset"]["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 500, 50)
+    assert (offset["minimum"], offset["maximum"]) == (0, 1_000_000_000)
+
+
+def test_format_and_service_type_list_their_values(served):
+    parameters = {p["name"]: p for p in operations(served)["listCatalog"]["parameters"]}
+    assert parameters["format"]["schema"]["enum"] == ["json", "yaml"]
+    assert parameters["serviceType"]["schema"]["enum"] == [
+        "custom",
+        "inference",
+        "jobs",
+        "notebook",
+    ]
+
+
+def test_the_catalog_documents_profiles_without_their_sharing(served):
+    components = served["components"]["schemas"]
+    assert "sharing" not in components["CatalogSpec"]["properties"]
+    assert "sharing" in components["Spec"]["properties"]
+
+
+def test_a_profiles_status_is_read_only_in_the_schema(served):
+    components = served["components"]["schemas"]
+    assert components["ProfileDocument"]["properties"]["status"]["readOnly"] is True
+    assert "ignored" in components["ProfileDocumentRequest"]["properties"]["status"]["description"]
+
+
+def test_a_created_profile_links_to_its_other_operations(served):
+    links = operations(served)["createServiceProfile"]["responses"]["201"]["links"]
+    assert links["getServiceProfile"]["parameters"] == {
+        "project": "$request.path.project",
+        "name": "$response.body#/metadata/name",
+    }
+    assert "deleteServiceProfile" in links
+
+
 # The docs page ---------------------------------------------------------------------------------
 
 
@@ -180,10 +293,41 @@ def test_the_docs_assets_hold_no_cdn_reference(docs_html):
 
 # Schemathesis ----------------------------------------------------------------------------------
 
+TOKEN = ApiKey.PREFIX + "schemathesis-superuser-key"  # see superuser_key
+# alice (admin of platform) and dave (admin of research), in Web Fuzzing Commons' format, with
+# the keys workflow_keys makes: peers, who must not read each other's objects.
+USERS = Path(__file__).with_name("schemathesis_users.json")
+# Every check schemathesis has (status codes, content types, headers, positive and negative
+# data, auth, methods, use after free, object-level authorization, ...), with its defaults,
+# except where noted.
+COMMON = {
+    "generation": {"deterministic": True, "database": "none"},
+    "checks": {"enabled": True},
+}
+# Documents the schema allows can still break a domain rule it cannot state (SPEC §3: a
+# template the project may not use, a variable the template lacks, a label's syntax, a
+# restricted value outside the list, a project named in metadata that is not the URL's):
+# those writes answer 400, as documented.
+DOMAIN_RULES = {
+    "include-operation-id": [
+        "createServiceProfile",
+        "replaceServiceProfile",
+        "patchServiceProfile",
+        "replaceServiceProfileSharing",
+        "cloneSystemProfile",
+    ],
+    "checks": {
+        "positive_data_acceptance": {
+            "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "429"]
+        }
+    },
+}
 CONFIG = schemathesis.Config.from_dict(
     {
-        "generation": {"deterministic": True, "database": "none"},
-        "phases": {"stateful": {"enabled": False}},
+        **COMMON,
+        # The session cookie the schema also names is left for schemathesis to make up.
+        "auth": {"openapi": {"ApiKey": {"api_key": TOKEN}}},
+        "phases": {"stateful": {"enabled": False}},  # test_api_workflows_keep_to_the_schema
         # Real objects, so that requests get past the 404 of an unknown project or name.
         "parameters": {"project": "platform", "name": "team-notebook"},
         "operations": [
@@ -200,22 +344,44 @@ CONFIG = schemathesis.Config.from_dict(
                 "include-operation-id": ["createServiceProfile", "replaceServiceProfile"],
                 "phases": {"coverage": {"enabled": False}},
             },
+            DOMAIN_RULES,
         ],
     }
 )
-# The schema endpoint is for signed-in users, and no database is open while tests are
-# collected: take the document the endpoint serves straight from its generator.
-schema = schemathesis.openapi.from_dict(
-    SchemaGenerator().get_schema(request=None, public=True), config=CONFIG
+# Sequences of calls that follow the schema's links (a created profile, then its other
+# operations): where use_after_free, ensure_resource_availability and
+# object_level_authorization look.
+STATEFUL_CONFIG = schemathesis.Config.from_dict(
+    {
+        **COMMON,
+        "auth": {"wfc": {"path": str(USERS), "peers": ["alice", "dave"]}},
+        "phases": {"stateful": {"enabled": True, "inference": {"algorithms": []}}},
+        "operations": [DOMAIN_RULES],
+    }
 )
-schema.app = application
-schema.location = "/apis/schema/"
-# The API refuses unknown keys, which the schema does not say yet (see
-# test_request_documents_refuse_unknown_keys_in_the_schema): generate documents as the API
-# reads them, and check that responses carry no key the schema does not name.
-for component in schema.raw_schema["components"]["schemas"].values():
-    if "properties" in component:
-        component["additionalProperties"] = False
+
+
+def load_schema(config: schemathesis.Config):
+    """The schema as /apis/schema/ serves it, tested in-process against the WSGI app.
+
+    The schema endpoint is for signed-in users, and no database is open while tests are
+    collected: take the document straight from its generator.
+    """
+    loaded = schemathesis.openapi.from_dict(
+        SchemaGenerator().get_schema(request=None, public=True), config=config
+    )
+    loaded.app = application
+    loaded.location = "/apis/schema/"
+    # Request documents refuse unknown keys, as the schema says; have responses carry none the
+    # schema does not name either.
+    for component in loaded.raw_schema["components"]["schemas"].values():
+        if "properties" in component:
+            component["additionalProperties"] = False
+    return loaded
+
+
+schema = load_schema(CONFIG)
+stateful_schema = load_schema(STATEFUL_CONFIG)
 
 NAMES = ["team-notebook", "shared-notebook", "new-notebook"]
 TEMPLATES = [
@@ -224,18 +390,32 @@ TEMPLATES = [
 ]
 
 
-@schema.hook
+def valid_document(name: str) -> dict:
+    """The least a profile needs: what makes a create (or a replace) succeed."""
+    return {
+        "apiVersion": "paas.envmgmt.io/v1",
+        "kind": "ServiceProfile",
+        "metadata": {"name": name, "displayName": name.replace("-", " ").title()},
+        "spec": {"environmentTemplate": TEMPLATES[0], "serviceType": "notebook"},
+    }
+
+
 def before_generate_body(context, strategy):
-    """Often a document on a real template under a valid name, so that it reaches the services."""
+    """Often a document on a real template under a valid name, so that it reaches the services,
+    and sometimes one that is valid throughout, so that writes succeed and workflows go on."""
 
     def real(body):
+        if isinstance(body, GeneratedValue):
+            if body.meta is not None:  # a negative case: its mutation must stay as it is
+                return st.just(body)
+            return real(body.value).map(lambda value: dataclasses.replace(body, value=value))
         if not (
             isinstance(body, dict)
             and isinstance(body.get("metadata"), dict)
             and isinstance(body.get("spec"), dict)
         ):
             return st.just(body)
-        return st.builds(
+        fuzzed = st.builds(
             lambda name, template: {
                 **body,
                 "metadata": {**body["metadata"], "name": name},
@@ -244,8 +424,14 @@ def before_generate_body(context, strategy):
             st.sampled_from([*NAMES, body["metadata"].get("name")]),
             st.sampled_from([*TEMPLATES, body["spec"].get("environmentTemplate")]),
         )
+        fresh = st.from_regex(r"\Anb-[a-z0-9]{6}\Z")  # so that each workflow creates its own
+        return st.one_of(fuzzed, st.one_of(st.sampled_from(NAMES), fresh).map(valid_document))
 
     return strategy.flatmap(real)
+
+
+schema.hook(before_generate_body)
+stateful_schema.hook(before_generate_body)
 
 
 @pytest.fixture
@@ -277,11 +463,18 @@ def seeded(cast, projects, system, notebook_version):
 
 
 @pytest.fixture
-def superuser_key(seeded):
-    return ApiKey.issue(user=seeded["admin"], name="schemathesis")[1]
+def superuser_key(seeded, settings):
+    """The key the schemathesis configs send, for the superuser ``admin``.
+
+    ignored_auth sends bad keys on purpose: the limit on them (429) is off for these runs.
+    """
+    settings.API_KEY_FAILURE_LIMIT = 0
+    ApiKey.objects.create(
+        user=seeded["admin"], name="schemathesis", prefix=TOKEN[:12], key_hash=ApiKey.hash(TOKEN)
+    )
+    return TOKEN
 
 
-CHECKS = [not_a_server_error, response_schema_conformance]
 FUZZ_SETTINGS = hypothesis.settings(
     max_examples=25,
     deadline=None,
@@ -296,4 +489,42 @@ FUZZ_SETTINGS = hypothesis.settings(
 @FUZZ_SETTINGS
 @schema.parametrize()
 def test_api_answers_as_its_schema_says(case, superuser_key):
-    case.call_and_validate(headers={"X-API-KEY": superuser_key}, checks=CHECKS)
+    case.call_and_validate()
+
+
+SEEDED = ["jupyter-notebook", "team-notebook", "shared-notebook"]
+
+
+class Workflow(stateful_schema.as_state_machine()):
+    """Calls that follow the schema's links, from a profile created (or cloned) in platform."""
+
+    def before_call(self, case) -> None:
+        case.path_parameters["project"] = "platform"  # links carry it on from the first call
+
+    def teardown(self) -> None:
+        # Each workflow starts from the seeded data, or Hypothesis could not replay one.
+        ServiceProfile.objects.exclude(name__in=SEEDED).delete()
+        super().teardown()
+
+
+@pytest.fixture
+def workflow_keys(seeded, settings):
+    """The keys of schemathesis_users.json, for alice and dave."""
+    settings.API_KEY_FAILURE_LIMIT = 0  # as for superuser_key
+    for entry in json.loads(USERS.read_text())["auth"]:
+        token = entry["fixedHeaders"][0]["value"]
+        ApiKey.objects.create(
+            user=seeded[entry["name"]],
+            name="schemathesis",
+            prefix=token[:12],
+            key_hash=ApiKey.hash(token),
+        )
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_api_workflows_keep_to_the_schema(workflow_keys):
+    Workflow.run(
+        settings=hypothesis.settings(
+            FUZZ_SETTINGS, max_examples=30, stateful_step_count=8, derandomize=True
+        )
+    )
