@@ -9,7 +9,7 @@ import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -139,21 +139,12 @@ def merge_patch(target, patch):
 
 @contextmanager
 def creating_profile(project: Project, name: str) -> Iterator[None]:
-    """A block that creates the profile ``name`` in ``project``; 409 if the project has one.
-
-    Creations in a project queue on its row (a lock that leaves rows pointing at the project
-    free to be written), so the later of two with one name finds the first one's profile rather
-    than replacing it; a profile made meanwhile some other way trips the unique constraint.
-    """
-    taken = f"Project {project.name} already has a profile named {name}."
+    """:func:`services.creating_profile`, a taken name answered with 409."""
     try:
-        with transaction.atomic():
-            Project.objects.select_for_update(no_key=True).get(pk=project.pk)
-            if ServiceProfile.objects.filter(project=project, name=name).exists():
-                raise Conflict(taken)
+        with services.creating_profile(project=project, name=name):
             yield
-    except IntegrityError:
-        raise Conflict(taken) from None
+    except services.NameTaken as taken:
+        raise Conflict(str(taken)) from None
 
 
 ProfileListSerializer = inline_serializer(

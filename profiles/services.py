@@ -1,10 +1,11 @@
 """Writes that touch several models: keyword-only, atomic, returning what they made."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from profiles import rules
@@ -222,6 +223,28 @@ def show_all_outputs(*, profile: ServiceProfile) -> list[str]:
         )
         added.append(output.name)
     return added
+
+
+class NameTaken(Exception):
+    """The project has a profile of that name already (the message says so)."""
+
+
+@contextmanager
+def creating_profile(*, project: Project, name: str) -> Iterator[None]:
+    """A block that creates the profile ``name`` in ``project``; :class:`NameTaken` if it has one.
+
+    Creations in a project queue on its row (a lock that leaves rows pointing at the project
+    free to be written), so the later of two with one name finds the first one's profile rather
+    than replacing it or failing; one made meanwhile some other way trips the unique constraint.
+    """
+    try:
+        with transaction.atomic():
+            Project.objects.select_for_update(no_key=True).get(pk=project.pk)
+            if problem := rules.name_taken(ServiceProfile, project, name):
+                raise NameTaken(problem)
+            yield
+    except IntegrityError:
+        raise NameTaken(rules.name_taken(ServiceProfile, project, name) or name) from None
 
 
 @transaction.atomic

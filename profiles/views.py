@@ -209,11 +209,16 @@ def profile_new(request: HttpRequest, project: Project) -> HttpResponse:
         return render(request, "profiles/step_general.html#version_field", {"form": form})
     if request.method == "POST" and form.is_valid():
         general = {field: form.cleaned_data[field] for field in ServiceProfile.GENERAL_FIELDS}
-        profile = services.create_profile(
-            project=project, actor=request.user, wizard_step=STEPS.INPUTS, **general
-        )
-        messages.success(request, f"Saved {profile.name} as a draft. Next: Input Settings.")
-        return _redirect(request, _step_url(profile, STEPS.INPUTS))
+        try:
+            with services.creating_profile(project=project, name=general["name"]):
+                profile = services.create_profile(
+                    project=project, actor=request.user, wizard_step=STEPS.INPUTS, **general
+                )
+        except services.NameTaken as taken:  # created meanwhile, in another tab or by the API
+            form.add_error("name", str(taken))
+        else:
+            messages.success(request, f"Saved {profile.name} as a draft. Next: Input Settings.")
+            return _redirect(request, _step_url(profile, STEPS.INPUTS))
     context = {
         "form": form,
         "step": STEPS.GENERAL,
@@ -492,15 +497,21 @@ def profile_clone(request: HttpRequest, project: Project, name: str) -> HttpResp
         initial={"name": source.name},
     )
     if request.method == "POST" and form.is_valid():
-        profile = services.clone_profile(
-            source=source, project=project, name=form.cleaned_data["name"], actor=request.user
-        )
-        messages.success(
-            request,
-            f"Cloned {source.display_name} as {profile.name}, a draft. Review each step, "
-            "then Save & Finish.",
-        )
-        return _redirect(request, _step_url(profile, STEPS.GENERAL))
+        name = form.cleaned_data["name"]
+        try:
+            with services.creating_profile(project=project, name=name):
+                profile = services.clone_profile(
+                    source=source, project=project, name=name, actor=request.user
+                )
+        except services.NameTaken as taken:  # created meanwhile, in another tab or by the API
+            form.add_error("name", str(taken))
+        else:
+            messages.success(
+                request,
+                f"Cloned {source.display_name} as {profile.name}, a draft. Review each step, "
+                "then Save & Finish.",
+            )
+            return _redirect(request, _step_url(profile, STEPS.GENERAL))
     return render(
         request,
         "profiles/profile_clone.html",
