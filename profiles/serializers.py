@@ -22,6 +22,7 @@ from rest_framework import serializers
 
 from profiles.documents import API_VERSION
 from profiles.models import Override, ServiceProfile, Sharing, TemplateVersion, ValueType
+from profiles.validators import validate_readme
 from studio.validators import RESOURCE_NAME_MAX_LENGTH
 
 
@@ -228,7 +229,10 @@ class SpecSerializer(StrictSerializer):
     environmentTemplate = TemplateRefSerializer()
     serviceType = serializers.ChoiceField(choices=ServiceProfile.ServiceType.values)
     iconURL = StrictCharField(allow_blank=True, required=False, default="")
-    readme = StrictCharField(allow_blank=True, required=False, default="")
+    # Checked (rendered) here, before a write opens its transaction; the model checks it again.
+    readme = StrictCharField(
+        allow_blank=True, required=False, default="", validators=[validate_readme]
+    )
     extraConfig = TextMapField(required=False, default=dict)
     inputs = InputSerializer(many=True, required=False, default=list)
     outputs = OutputSerializer(many=True, required=False, default=list)

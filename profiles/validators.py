@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from profiles.readme import render_readme
+
 DISPLAY_NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 2_000
 ICON_URL_MAX_LENGTH = 2_048
@@ -204,6 +206,7 @@ def validate_icon_url(value: str) -> None:
 
 
 def validate_readme(value: str) -> None:
+    """At most 256 KiB, and a readme that renders: not nested too deeply, not too slow."""
     size = utf8_size(value)
     if size > README_MAX_BYTES:
         raise ValidationError(
@@ -211,6 +214,7 @@ def validate_readme(value: str) -> None:
             code="too_large",
             params={"size": f"{size:,}"},
         )
+    render_readme(value)  # remembered, so saving it does not render it again
 
 
 # Values by valueType -------------------------------------------------------------------------

@@ -3,6 +3,7 @@ system profiles and clone. Every view is for the project's admins (``access.admi
 """
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
@@ -31,6 +32,7 @@ from profiles.studio_forms import (
     RevisionForm,
     SharingForm,
 )
+from profiles.validators import validate_readme
 from studio import access
 from studio.htmx import page_or_fragment, querystring_without_page
 from studio.models import Project
@@ -461,8 +463,13 @@ def _sharing(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
 @require_POST
 @access.admin_required
 def readme_preview(request: HttpRequest, project: Project) -> HttpResponse:
-    """The readme as end users will see it, rendered by the catalog's own function."""
+    """The readme as end users will see it, rendered by the catalog's own function; or why the
+    readme field would refuse it."""
     text = request.POST.get("readme", "")[: 256 * 1024 + 1]
+    try:
+        validate_readme(text)
+    except ValidationError as error:
+        return render(request, "profiles/readme_preview.html", {"problems": error.messages})
     return render(request, "profiles/readme_preview.html", {"readme_html": render_readme(text)})
 
 
