@@ -55,6 +55,8 @@ def catalog_document(profile: ServiceProfile) -> dict:
 
 
 class CatalogView(ProjectAPIView):
+    query_parameters = {"GET": ("q", "limit", "offset", "serviceType")}
+
     @extend_schema(
         parameters=[*PAGING, SERVICE_TYPE],
         responses=CatalogListSerializer,

@@ -160,6 +160,7 @@ ProfileListSerializer = inline_serializer(
 
 class ProfileListView(ProjectAPIView):
     admin_only = True
+    query_parameters = {"GET": ("q", "limit", "offset", "serviceType")}
     conflicts_on = ("POST",)  # the name is taken
 
     @extend_schema(
@@ -417,6 +418,8 @@ TemplateListSerializer = inline_serializer(
 
 
 class TemplateListView(ProjectAPIView):
+    query_parameters = {"GET": ("limit", "offset")}
+
     @extend_schema(
         parameters=PAGING[1:],
         responses=TemplateListSerializer,

@@ -115,7 +115,26 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
-class ProjectAPIView(APIView):
+class StrictQueryMixin:
+    """Refuses query parameters the operation does not take (``format`` is everyone's): a
+    misspelt ``limt=`` is a 400 naming it, not a silently ignored filter. ``query_parameters``
+    maps a method to the names it takes."""
+
+    query_parameters: dict[str, tuple[str, ...]] = {}
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)  # 401 before anything about the request
+        if not hasattr(self, request.method.lower()):
+            return  # 405 Method Not Allowed comes first
+        allowed = {"format", *self.query_parameters.get(request.method, ())}
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["This operation takes no such query parameter."] for name in unknown}
+            )
+
+
+class ProjectAPIView(StrictQueryMixin, APIView):
     """An endpoint under ``projects/{project}/``: resolves the project with the user's role.
 
     Outsiders get 404 (through :func:`access.project_for`), members 403 where ``admin_only``
@@ -274,7 +293,7 @@ ProjectListSerializer = inline_serializer(
 )
 
 
-class ProjectListView(APIView):
+class ProjectListView(StrictQueryMixin, APIView):
     """The projects the caller belongs to, with their role."""
 
     @extend_schema(

@@ -104,3 +104,33 @@ def test_a_post_to_a_url_without_its_slash_is_a_404_status_document_not_a_redire
 def test_anonymous_callers_get_401_for_a_url_the_api_does_not_have(db, client):
     response = client.get(api_url("platform", "nothing/"))
     assert is_status(response, 401)
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        (PROFILES, "limt"),
+        (CATALOG, "page"),
+        (TEMPLATES, "q"),
+        (TEAM, "limit"),
+        ("/apis/paas.envmgmt.io/v1/projects/", "q"),
+    ],
+)
+def test_a_query_parameter_the_operation_does_not_take_is_400_naming_it(alice, url, parameter):
+    response = alice.get(url, {parameter: "1"})
+    assert is_status(response, 400)
+    assert list(causes(response)) == [parameter]
+
+
+def test_an_unknown_query_parameter_on_a_write_is_refused_and_nothing_changes(alice):
+    response = alice.patch(
+        TEAM + "?dryRun=1",
+        {"metadata": {"displayName": "Changed"}},
+        content_type="application/json",
+    )
+    assert (is_status(response, 400), list(causes(response))) == (True, ["dryRun"])
+    assert alice.get(TEAM).json()["metadata"]["displayName"] != "Changed"
+
+
+def test_an_anonymous_caller_with_an_unknown_query_parameter_gets_401(client, db):
+    assert client.get(PROFILES, {"limt": "1"}).status_code == 401
