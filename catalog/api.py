@@ -5,8 +5,7 @@ whom a profile is shared with is its owners' business (SPEC §2), and a member (
 project) has no need of it to launch.
 """
 
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from catalog.filters import CatalogFilter
@@ -22,7 +21,7 @@ from profiles.api import (
 from profiles.documents import profile_document
 from profiles.models import ServiceProfile
 from profiles.serializers import ProfileDocumentSerializer, SpecSerializer
-from studio.api import ProjectAPIView
+from studio.api import ProjectAPIView, list_serializer
 
 
 class CatalogSpecSerializer(SpecSerializer):
@@ -35,17 +34,7 @@ class CatalogProfileSerializer(ProfileDocumentSerializer):
     spec = CatalogSpecSerializer()
 
 
-CatalogListSerializer = inline_serializer(
-    "CatalogList",
-    fields={
-        "apiVersion": serializers.CharField(),
-        "kind": serializers.CharField(),
-        "metadata": inline_serializer(
-            "CatalogListMetadata", fields={"count": serializers.IntegerField()}
-        ),
-        "items": CatalogProfileSerializer(many=True),
-    },
-)
+CatalogListSerializer = list_serializer("CatalogList", CatalogProfileSerializer(many=True))
 
 
 def catalog_document(profile: ServiceProfile) -> dict:

@@ -14,7 +14,7 @@ from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -40,7 +40,7 @@ from profiles.serializers import (
     TemplateDocumentSerializer,
 )
 from studio import access
-from studio.api import Conflict, ProjectAPIView
+from studio.api import Conflict, ProjectAPIView, list_serializer
 from studio.models import Project
 from studio.validators import validate_resource_name
 
@@ -147,15 +147,7 @@ def creating_profile(project: Project, name: str) -> Iterator[None]:
         raise Conflict(str(taken)) from None
 
 
-ProfileListSerializer = inline_serializer(
-    "ServiceProfileList",
-    fields={
-        "apiVersion": serializers.CharField(),
-        "kind": serializers.CharField(),
-        "metadata": inline_serializer("ListMetadata", fields={"count": serializers.IntegerField()}),
-        "items": ProfileDocumentSerializer(many=True),
-    },
-)
+ProfileListSerializer = list_serializer("ServiceProfileList", ProfileDocumentSerializer(many=True))
 
 
 class ProfileListView(ProjectAPIView):
@@ -404,16 +396,8 @@ def templates_queryset(project: Project):
     )
 
 
-TemplateListSerializer = inline_serializer(
-    "EnvironmentTemplateList",
-    fields={
-        "apiVersion": serializers.CharField(),
-        "kind": serializers.CharField(),
-        "metadata": inline_serializer(
-            "TemplateListMetadata", fields={"count": serializers.IntegerField()}
-        ),
-        "items": TemplateDocumentSerializer(many=True),
-    },
+TemplateListSerializer = list_serializer(
+    "EnvironmentTemplateList", TemplateDocumentSerializer(many=True)
 )
 
 

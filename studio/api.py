@@ -261,35 +261,44 @@ class AutoSchema(openapi.AutoSchema):
 # Projects ------------------------------------------------------------------------------------
 
 
-ProjectListSerializer = inline_serializer(
+_LIST_METADATA = inline_serializer("ListMetadata", fields={"count": serializers.IntegerField()})
+
+
+def list_serializer(name: str, items: serializers.Serializer) -> serializers.Serializer:
+    """The schema of a list document: ``kind: <name>``, ``metadata.count`` and ``items``."""
+    return inline_serializer(
+        name,
+        fields={
+            "apiVersion": serializers.CharField(),
+            "kind": serializers.CharField(),
+            "metadata": _LIST_METADATA,
+            "items": items,
+        },
+    )
+
+
+ProjectListSerializer = list_serializer(
     "ProjectList",
-    fields={
-        "apiVersion": serializers.CharField(),
-        "kind": serializers.CharField(),
-        "metadata": inline_serializer(
-            "ProjectListMetadata", fields={"count": serializers.IntegerField()}
-        ),
-        "items": inline_serializer(
-            "Project",
-            many=True,
-            fields={
-                "apiVersion": serializers.CharField(),
-                "kind": serializers.CharField(),
-                "metadata": inline_serializer(
-                    "ProjectMetadata",
-                    fields={
-                        "name": serializers.CharField(),
-                        "displayName": serializers.CharField(),
-                        "description": serializers.CharField(allow_blank=True),
-                    },
-                ),
-                "status": inline_serializer(
-                    "ProjectStatus",
-                    fields={"role": serializers.ChoiceField(choices=["admin", "member"])},
-                ),
-            },
-        ),
-    },
+    inline_serializer(
+        "Project",
+        many=True,
+        fields={
+            "apiVersion": serializers.CharField(),
+            "kind": serializers.CharField(),
+            "metadata": inline_serializer(
+                "ProjectMetadata",
+                fields={
+                    "name": serializers.CharField(),
+                    "displayName": serializers.CharField(),
+                    "description": serializers.CharField(allow_blank=True),
+                },
+            ),
+            "status": inline_serializer(
+                "ProjectStatus",
+                fields={"role": serializers.ChoiceField(choices=["admin", "member"])},
+            ),
+        },
+    ),
 )
 
 
