@@ -10,13 +10,13 @@ from rest_framework.response import Response
 
 from catalog.filters import CatalogFilter
 from profiles.api import (
-    PAGING,
-    SERVICE_TYPE,
+    LIST_PARAMETERS,
     choice_param,
     documents_queryset,
     filter_errors,
     list_document,
     paging,
+    parameter_names,
 )
 from profiles.documents import profile_document
 from profiles.models import ServiceProfile
@@ -44,10 +44,10 @@ def catalog_document(profile: ServiceProfile) -> dict:
 
 
 class CatalogView(ProjectAPIView):
-    query_parameters = {"GET": ("q", "limit", "offset", "serviceType")}
+    query_parameters = {"GET": parameter_names(LIST_PARAMETERS)}
 
     @extend_schema(
-        parameters=[*PAGING, SERVICE_TYPE],
+        parameters=LIST_PARAMETERS,
         responses=CatalogListSerializer,
         summary="The catalog: ready profiles the project's users can launch",
         operation_id="listCatalog",

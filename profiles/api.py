@@ -73,6 +73,14 @@ SERVICE_TYPE = OpenApiParameter(
 )
 
 
+LIST_PARAMETERS = [*PAGING, SERVICE_TYPE]
+
+
+def parameter_names(parameters: list[OpenApiParameter]) -> tuple[str, ...]:
+    """The names a view's ``query_parameters`` takes: those its schema documents."""
+    return tuple(parameter.name for parameter in parameters)
+
+
 def paging(request) -> tuple[int, int]:
     """``limit`` and ``offset`` from the query string; 400 naming the parameter when bad."""
     values = {}
@@ -152,11 +160,11 @@ ProfileListSerializer = list_serializer("ServiceProfileList", ProfileDocumentSer
 
 class ProfileListView(ProjectAPIView):
     admin_only = True
-    query_parameters = {"GET": ("q", "limit", "offset", "serviceType")}
+    query_parameters = {"GET": parameter_names(LIST_PARAMETERS)}
     conflicts_on = ("POST",)  # the name is taken
 
     @extend_schema(
-        parameters=[*PAGING, SERVICE_TYPE],
+        parameters=LIST_PARAMETERS,
         responses=ProfileListSerializer,
         summary="List the project's service profiles and those shared with it",
         operation_id="listServiceProfiles",
@@ -402,7 +410,7 @@ TemplateListSerializer = list_serializer(
 
 
 class TemplateListView(ProjectAPIView):
-    query_parameters = {"GET": ("limit", "offset")}
+    query_parameters = {"GET": parameter_names(PAGING[1:])}
 
     @extend_schema(
         parameters=PAGING[1:],

@@ -23,7 +23,7 @@ from rest_framework import serializers
 from profiles.documents import API_VERSION
 from profiles.models import Override, ServiceProfile, Sharing, TemplateVersion, ValueType
 from profiles.validators import validate_readme
-from studio.validators import RESOURCE_NAME_MAX_LENGTH
+from studio.validators import RESOURCE_NAME_MAX_LENGTH, RESOURCE_NAME_PATTERN
 
 
 class StrictSerializer(serializers.Serializer):
@@ -70,7 +70,8 @@ class ProseField(StrictCharField):
 @extend_schema_field(
     {
         "type": "string",
-        "pattern": "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
+        # The validator's pattern, with JSON Schema's anchors for Python's \A and \Z.
+        "pattern": "^" + RESOURCE_NAME_PATTERN.removeprefix(r"\A").removesuffix(r"\Z") + "$",
         "maxLength": RESOURCE_NAME_MAX_LENGTH,
     }
 )

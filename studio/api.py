@@ -14,6 +14,7 @@ from django.http import Http404
 from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
@@ -111,7 +112,6 @@ def handle_exception(exc, context) -> Response | None:
     return response
 
 
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
 

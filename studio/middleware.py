@@ -14,15 +14,15 @@ class PermissionsPolicyMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        policy = ", ".join(
+        self.policy = ", ".join(  # once: settings do not change while the process runs
             f"{feature}=({' '.join(origins)})"
             for feature, origins in settings.PERMISSIONS_POLICY.items()
         )
-        if policy:
-            response.headers.setdefault("Permissions-Policy", policy)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.policy:
+            response.headers.setdefault("Permissions-Policy", self.policy)
         return response
 
 
