@@ -15,7 +15,6 @@ Fixtures for tests: ``page`` (pytest-playwright's, relative URLs go to the live 
 ``login(user)`` and ``screenshot(name)``.
 """
 
-import asyncio
 import os
 import shutil
 from collections.abc import Callable
@@ -105,7 +104,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session")
-def playwright(playwright):
+def playwright(request: pytest.FixtureRequest):
     """pytest-playwright's Playwright, and a Django that works in the main thread beside it.
 
     Playwright's sync API leaves an event loop running in the main thread while it is started.
@@ -118,16 +117,13 @@ def playwright(playwright):
       missing whenever a plain database test ran before the browser started. Installing the
       same objects in the loop's context keeps one connection per database.
     """
-    # The parent fixture has already started Playwright; the thread-local connections are
-    # still reachable outside the loop, which asyncio lets us step out of for a moment.
     from django.db import connections
 
-    loop = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)
-    try:
-        outside = {alias: connections[alias] for alias in connections}
-    finally:
-        asyncio._set_running_loop(loop)
+    # Before Playwright starts no loop runs, so these are the thread's own connections, the
+    # ones pytest-django prepared. Only then start it: an overriding fixture that requests its
+    # own name gets the fixture it overrides, pytest-playwright's.
+    outside = {alias: connections[alias] for alias in connections}
+    playwright = request.getfixturevalue("playwright")
     for alias, connection in outside.items():
         connections[alias] = connection
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
