@@ -5,23 +5,14 @@ whom a profile is shared with is its owners' business (SPEC §2), and a member (
 project) has no need of it to launch.
 """
 
-from drf_spectacular.utils import extend_schema
-from rest_framework.response import Response
+from drf_spectacular.utils import extend_schema, extend_schema_view
 
 from catalog.filters import CatalogFilter
-from profiles.api import (
-    LIST_PARAMETERS,
-    choice_param,
-    documents_queryset,
-    filter_errors,
-    list_document,
-    paging,
-    parameter_names,
-)
-from profiles.documents import profile_document
+from profiles.api import LIST_PARAMETERS, ProfileDocumentListView
+from profiles.documents import documents_queryset, profile_document
 from profiles.models import ServiceProfile
 from profiles.serializers import ProfileDocumentSerializer, SpecSerializer
-from studio.api import ProjectAPIView, list_serializer
+from studio.api import list_serializer
 
 
 class CatalogSpecSerializer(SpecSerializer):
@@ -43,25 +34,23 @@ def catalog_document(profile: ServiceProfile) -> dict:
     return document
 
 
-class CatalogView(ProjectAPIView):
-    query_parameters = {"GET": parameter_names(LIST_PARAMETERS)}
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         parameters=LIST_PARAMETERS,
         responses=CatalogListSerializer,
         summary="The catalog: ready profiles the project's users can launch",
         operation_id="listCatalog",
     )
-    def get(self, request, project: str):
-        limit, offset = paging(request)
-        filters = CatalogFilter(
-            {"q": request.query_params.get("q", ""), "type": choice_param(request, "serviceType")},
-            queryset=ServiceProfile.objects.in_catalog_of(self.project),
-        )
-        if not filters.is_valid():
-            raise filter_errors(filters, {"type": "serviceType"})
-        queryset = filters.qs.order_by("display_name", "name", "project__name")
-        count = queryset.count()
-        page = documents_queryset(queryset)[offset : offset + limit]
-        items = [catalog_document(p) for p in page]
-        return Response(list_document("ServiceProfileList", items, count))
+)
+class CatalogView(ProfileDocumentListView):
+    """What the project's users can launch: ready profiles, each without ``spec.sharing``."""
+
+    filterset_class = CatalogFilter
+    filter_parameters = {"q": "q", "serviceType": "type"}
+    ordering = ("display_name", "name", "project__name")
+
+    def get_queryset(self):
+        return ServiceProfile.objects.in_catalog_of(self.project)
+
+    def documents(self, page):
+        return [catalog_document(p) for p in documents_queryset(page)]

@@ -1,15 +1,18 @@
-"""What end users see: the catalog of profiles available to their project, and each one's page."""
+"""What end users see: their project's overview, the catalog of profiles available to it, and
+each one's page. Every view is for anyone in the project (``access.member_required``)."""
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from catalog.filters import TYPES, CatalogFilter
-from profiles.models import ServiceProfile
+from profiles.models import EnvironmentTemplate, ServiceProfile, TemplateVersion
 from studio import access
-from studio.htmx import page_or_fragment, querystring_without_page
+from studio.htmx import page_or_fragment
+from studio.http import ProjectRequest
 from studio.models import Project
 
 PAGE_SIZE = 24
@@ -17,7 +20,32 @@ PAGE_SIZE = 24
 
 @require_GET
 @access.member_required
-def catalog(request: HttpRequest, project: Project) -> HttpResponse:
+def project_home(request: ProjectRequest, project: Project) -> HttpResponse:
+    """A project's overview: what it is, your role, and what it can build on."""
+    templates = (
+        EnvironmentTemplate.objects.available_to(project)
+        .select_related("project")
+        .prefetch_related(
+            Prefetch(
+                "versions",
+                queryset=TemplateVersion.objects.filter(state=TemplateVersion.State.ACTIVE),
+                to_attr="active_versions",
+            )
+        )
+        .order_by("name", "project__name")
+    )
+    context = {
+        "templates": templates,
+        "profile_count": ServiceProfile.objects.filter(project=project).count(),
+        "catalog_count": ServiceProfile.objects.in_catalog_of(project).count(),
+        "member_count": project.memberships.count(),
+    }
+    return render(request, "catalog/project_home.html", context)
+
+
+@require_GET
+@access.member_required
+def catalog(request: ProjectRequest, project: Project) -> HttpResponse:
     profiles = (
         ServiceProfile.objects.in_catalog_of(project)
         .select_related("project")
@@ -46,7 +74,6 @@ def catalog(request: HttpRequest, project: Project) -> HttpResponse:
         "tabs": tabs,
         "selected_type": selected,
         "q": q,
-        "querystring": querystring_without_page(request),
         "search_query": {"q": q} if q else {},
     }
     return page_or_fragment(request, "catalog/catalog.html", context)
@@ -54,7 +81,9 @@ def catalog(request: HttpRequest, project: Project) -> HttpResponse:
 
 @require_GET
 @access.member_required
-def catalog_detail(request: HttpRequest, project: Project, owner: str, name: str) -> HttpResponse:
+def catalog_detail(
+    request: ProjectRequest, project: Project, owner: str, name: str
+) -> HttpResponse:
     profile = get_object_or_404(
         ServiceProfile.objects.in_catalog_of(project).select_related(
             "project", "template_version__template"

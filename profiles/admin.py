@@ -5,10 +5,12 @@ profile. Every form runs the model validation of SPEC §3, so the admin cannot s
 Studio or the API would refuse; a profile saved here gets a revision like any other change.
 """
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
@@ -20,6 +22,7 @@ from profiles.forms import (
     JSONValueField,
     SensitiveValueFormMixin,
     SharingFormMixin,
+    form_values,
 )
 from profiles.models import (
     EnvironmentTemplate,
@@ -93,10 +96,13 @@ class TemplateVersionAdminForm(forms.ModelForm):
                     "Give a repository URL (with path and revision) or inline code.",
                 )
         template, name = cleaned.get("template"), cleaned.get("name")
-        if template is not None and template.pk and name:
-            taken = TemplateVersion.objects.filter(template=template, name=name)
-            if taken.exclude(pk=self.instance.pk).exists():
-                self.add_error("name", f"{template} already has a version {name}.")
+        problem = (
+            rules.version_name_taken(template, name, exclude_pk=self.instance.pk)
+            if template is not None and template.pk and name
+            else None
+        )
+        if problem:
+            self.add_error("name", problem)
         return cleaned
 
 
@@ -227,6 +233,13 @@ class InputSettingFormSet(FollowsVersionFormSet):
 class OutputSettingFormSet(FollowsVersionFormSet):
     declared_by_version = "outputs"
 
+    def rows(self) -> list[OutputSetting]:
+        """Every output row as this edit leaves it: the kept ones as edited, and the new ones."""
+        self.save(commit=False)  # sorts the forms into new, changed and deleted objects
+        deleted = {output.pk for output in self.deleted_objects}
+        kept = [form.instance for form in self.initial_forms if form.instance.pk not in deleted]
+        return [*kept, *self.new_objects]
+
 
 class InputSettingInline(JSONValueAdminMixin, admin.StackedInline):
     model = InputSetting
@@ -273,10 +286,15 @@ class ServiceProfileAdminForm(ShareableAdminForm):
 
     def clean(self):
         cleaned = super().clean()
-        seen = cleaned.get("seen_revision")
-        current = self.instance
-        if current.pk and seen is not None and seen != current.revision:
-            raise ValidationError(str(services.StaleEdit(current)), code="stale")
+        if self.instance.pk:
+            # The admin saves a change in one transaction: the row stays locked from this
+            # check to the save, so nobody's save can slip in between.
+            try:
+                services.lock_for_edit(
+                    profile=self.instance, expected_revision=cleaned.get("seen_revision")
+                )
+            except services.StaleEdit as stale:
+                raise ValidationError(str(stale), code="stale") from None
         return cleaned
 
 
@@ -333,37 +351,63 @@ class ServiceProfileAdmin(KeyCheckedAdminMixin, JSONValueAdminMixin, admin.Model
         return self.inlines if obj else []
 
     def save_model(self, request, obj, form, change) -> None:
+        # Through the services, as every other way in: a new profile with its input and output
+        # rows and revision 1 here; a change with its inline rows, in save_related.
         if not change:
-            obj.created_by = request.user
-        obj.modified_by = request.user
-        super().save_model(request, obj, form, change)
+            with services.creating_profile(project=obj.project, name=obj.name):
+                services.add_profile(
+                    profile=obj, actor=request.user, shared_with=form.cleaned_data["shared_with"]
+                )
+            if added := ", ".join(setting.name for setting in obj.inputs.all()):
+                follows = f"Input settings now follow {obj.template_version}"
+                self.say_on_commit(request, [f"{follows}: added {added}; removed none."])
 
     def save_related(self, request, form, formsets, change) -> None:
-        dropped = {
-            formset.declared_by_version: formset.dropped_names()
-            for formset in formsets
-            if isinstance(formset, FollowsVersionFormSet)
-        }
-        super().save_related(request, form, formsets, change)
-        profile = form.instance
-        added, removed = services.reconcile_inputs(profile=profile)
-        removed = sorted([*removed, *dropped.get("variables", [])])
         if not change:
-            services.show_all_outputs(profile=profile)
-        if added or removed:
-            messages.info(
-                request,
+            return  # add_profile saved everything the add page has
+        profile = form.instance
+        inline = {formset.declared_by_version: formset for formset in formsets}
+        inputs, outputs = inline.get("variables"), inline.get("outputs")
+        # Rows of what the (new) version no longer declares, dropped by the formsets.
+        inputs_dropped = inputs.dropped_names() if inputs else []
+        outputs_dropped = outputs.dropped_names() if outputs else []
+        columns = {field.name for field in ServiceProfile._meta.concrete_fields}
+        output_rows = outputs.rows() if outputs else []  # sorts the rows for the change log
+        outputs_changed = outputs is not None and (outputs.has_changed() or outputs_dropped)
+        saved = services.update_profile(
+            profile=profile,
+            actor=request.user,
+            expected_revision=None,  # checked, and locked, by the form
+            changes=form_values(form, [field for field in form.cleaned_data if field in columns]),
+            shared_with=form.cleaned_data.get("shared_with"),
+            inputs=inputs.save(commit=False) if inputs else (),
+            # A deleted row starts again from the template's settings (by the name it had).
+            reset_inputs=[f.initial["name"] for f in inputs.deleted_forms if f.instance.pk]
+            if inputs
+            else (),
+            outputs=output_rows if outputs_changed else None,
+            reconcile=True,  # rows out of step with the version (edited since) are repaired
+        )
+        said = []
+        removed = sorted({*saved.inputs_removed, *inputs_dropped})
+        if saved.inputs_added or removed:
+            said.append(
                 "Input settings now follow "
-                f"{profile.template_version}: added {', '.join(added) or 'none'}; "
-                f"removed {', '.join(removed) or 'none'}.",
+                f"{profile.template_version}: added {', '.join(saved.inputs_added) or 'none'}; "
+                f"removed {', '.join(removed) or 'none'}."
             )
-        if dropped.get("outputs"):
-            messages.info(
-                request,
+        if dropped := sorted({*saved.outputs_dropped, *outputs_dropped}):
+            said.append(
                 f"Outputs {profile.template_version} does not declare are no longer shown: "
-                f"{', '.join(dropped['outputs'])}.",
+                f"{', '.join(dropped)}."
             )
-        services.commit_revision(profile=profile, actor=request.user)
+        self.say_on_commit(request, said)
+
+    @staticmethod
+    def say_on_commit(request, said: list[str]) -> None:
+        """Tell the user once the admin's transaction has committed, never of a rolled back save."""
+        for message in said:
+            transaction.on_commit(partial(messages.info, request, message))
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)

@@ -10,28 +10,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import transaction
-from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from profiles import rules, services
+from profiles import applying, services
 from profiles.documents import (
-    API_VERSION,
     DocumentError,
+    documents_queryset,
     profile_document,
     template_document,
+    templates_queryset,
 )
 from profiles.filters import ServiceProfileFilter
-from profiles.models import (
-    EnvironmentTemplate,
-    ProfileEvent,
-    ServiceProfile,
-    TemplateVersion,
-)
+from profiles.models import EnvironmentTemplate, ServiceProfile
 from profiles.serializers import (
     ProfileDocumentSerializer,
     ResourceNameField,
@@ -39,91 +34,35 @@ from profiles.serializers import (
     StrictSerializer,
     TemplateDocumentSerializer,
 )
-from studio import access
-from studio.api import Conflict, ProjectAPIView, list_serializer
+from studio.api import (
+    PAGING,
+    SEARCH,
+    Conflict,
+    FilteredListView,
+    ProjectAPIView,
+    list_document,
+    list_serializer,
+    paging,
+    parameter_names,
+)
 from studio.models import Project
 from studio.validators import validate_resource_name
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
-MAX_OFFSET = 1_000_000_000
-
-PAGING = [
-    OpenApiParameter(
-        "q",
-        {"type": "string", "pattern": "^[^\\u0000]*$"},  # a NUL character is a 400
-        description="Words to find in name, display name, description.",
-    ),
-    OpenApiParameter(
-        "limit",
-        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-        description=f"At most this many items (1 to {MAX_LIMIT}).",
-    ),
-    OpenApiParameter(
-        "offset",
-        {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
-        description="Skip this many items.",
-    ),
-]
 SERVICE_TYPE = OpenApiParameter(
     "serviceType",
     str,
     enum=ServiceProfile.ServiceType.values,
     description="Only profiles of this service type (leave the parameter out for all).",
 )
+LIST_PARAMETERS = [SEARCH, *PAGING, SERVICE_TYPE]
 
 
-LIST_PARAMETERS = [*PAGING, SERVICE_TYPE]
+class ProfileDocumentListView(FilteredListView):
+    """A list of profile documents, searched and filtered by service type (Studio, catalog)."""
 
-
-def parameter_names(parameters: list[OpenApiParameter]) -> tuple[str, ...]:
-    """The names a view's ``query_parameters`` takes: those its schema documents."""
-    return tuple(parameter.name for parameter in parameters)
-
-
-def paging(request) -> tuple[int, int]:
-    """``limit`` and ``offset`` from the query string; 400 naming the parameter when bad."""
-    values = {}
-    for name, default, low, high in [
-        ("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-        ("offset", 0, 0, MAX_OFFSET),
-    ]:
-        raw = request.query_params.get(name, str(default))
-        if not (raw.isascii() and raw.isdigit() and len(raw) < 12 and low <= int(raw) <= high):
-            raise serializers.ValidationError(
-                {name: [f"Give a whole number from {low} to {high:,}."]}
-            )
-        values[name] = int(raw)
-    return values["limit"], values["offset"]
-
-
-def choice_param(request, name: str) -> str:
-    """A query parameter whose schema lists fixed values: present but empty is a 400 too
-    (django-filter would read it as no filter at all)."""
-    value = request.query_params.get(name)
-    if value == "":
-        raise serializers.ValidationError(
-            {name: ["Give one of the listed values, or leave the parameter out."]}
-        )
-    return value or ""
-
-
-def filter_errors(filters, names: dict[str, str]) -> serializers.ValidationError:
-    """A filter form's errors under the query parameters' own names."""
-    return serializers.ValidationError(
-        {names.get(field, field): messages for field, messages in filters.errors.items()}
-    )
-
-
-def list_document(kind: str, items: list, count: int) -> dict:
-    return {"apiVersion": API_VERSION, "kind": kind, "metadata": {"count": count}, "items": items}
-
-
-def documents_queryset(queryset):
-    """What profile_document reads, fetched in a fixed number of queries."""
-    return queryset.select_related(
-        "project", "template_version__template", "created_by", "modified_by"
-    ).prefetch_related("inputs", "outputs", "shared_with")
+    kind = "ServiceProfileList"
+    query_parameters = {"GET": parameter_names(LIST_PARAMETERS)}
+    choice_parameters = ("serviceType",)
 
 
 def parse_document(data) -> dict:
@@ -158,34 +97,28 @@ def creating_profile(project: Project, name: str) -> Iterator[None]:
 ProfileListSerializer = list_serializer("ServiceProfileList", ProfileDocumentSerializer(many=True))
 
 
-class ProfileListView(ProjectAPIView):
-    admin_only = True
-    query_parameters = {"GET": parameter_names(LIST_PARAMETERS)}
-    conflicts_on = ("POST",)  # the name is taken
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         parameters=LIST_PARAMETERS,
         responses=ProfileListSerializer,
         summary="List the project's service profiles and those shared with it",
         operation_id="listServiceProfiles",
     )
-    def get(self, request, project: str):
-        limit, offset = paging(request)
-        queryset = ServiceProfile.objects.visible_to(self.project)
-        filters = ServiceProfileFilter(
-            {
-                "q": request.query_params.get("q", ""),
-                "service_type": choice_param(request, "serviceType"),
-            },
-            queryset=queryset,
-        )
-        if not filters.is_valid():
-            raise filter_errors(filters, {"service_type": "serviceType"})
-        queryset = filters.qs.order_by("name", "project__name")
-        count = queryset.count()
-        page = documents_queryset(queryset)[offset : offset + limit]
-        items = [profile_document(p, viewer=self.project) for p in page]
-        return Response(list_document("ServiceProfileList", items, count))
+)
+class ProfileListView(ProfileDocumentListView):
+    """The project's service profiles, with those shared with it; a document creates one."""
+
+    admin_only = True
+    conflicts_on = ("POST",)  # the name is taken
+    filterset_class = ServiceProfileFilter
+    filter_parameters = {"q": "q", "serviceType": "service_type"}
+    ordering = ("name", "project__name")
+
+    def get_queryset(self):
+        return ServiceProfile.objects.visible_to(self.project)
+
+    def documents(self, page):
+        return [profile_document(p, viewer=self.project) for p in documents_queryset(page)]
 
     @extend_schema(
         request=ProfileDocumentSerializer,
@@ -196,7 +129,7 @@ class ProfileListView(ProjectAPIView):
     def post(self, request, project: str):
         document = parse_document(request.data)
         with creating_profile(self.project, document["metadata"]["name"]):
-            profile, _ = services.apply_profile_document(
+            profile, _ = applying.apply_profile_document(
                 project=self.project, document=document, actor=request.user
             )
         return Response(profile_document(profile), status=status.HTTP_201_CREATED)
@@ -231,7 +164,7 @@ class ProfileDetailView(ProjectAPIView):
         # What the list shows can be read here: the project's own profile of that name, or
         # else one shared into the project (the system's first, then by owning project).
         visible = ServiceProfile.objects.visible_to(self.project).filter(name=name)
-        profile = access.first_as_seen_by(documents_queryset(visible), self.project)
+        profile = documents_queryset(visible).first_as_seen_by(self.project)
         if profile is None:
             raise Http404
         return Response(profile_document(profile, viewer=self.project))
@@ -243,7 +176,7 @@ class ProfileDetailView(ProjectAPIView):
                 {"metadata": {"name": ["The unique name cannot be changed."]}}
             )
         try:
-            profile, _ = services.apply_profile_document(
+            profile, _ = applying.apply_profile_document(
                 project=self.project,
                 document=document,
                 actor=request.user,
@@ -323,30 +256,24 @@ class ProfileSharingView(ProjectAPIView):
     )
     def put(self, request, project: str, name: str):
         # The sharing replaces whatever is saved when it lands: read under the row lock, the
-        # revision save_section checks is the current one, never one a concurrent write passed.
+        # revision the save checks is the current one, never one a concurrent write passed.
         with transaction.atomic():
             profile = get_object_or_404(
                 ServiceProfile.objects.editable_in(self.project).select_for_update(), name=name
             )
             serializer = SharingSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            targets, causes = services.sharing_targets(
+            targets, causes = applying.sharing_targets(
                 owner=self.project, sharing=serializer.validated_data, prefix=""
             )
             if causes:
                 raise DocumentError(causes)
-
-            def apply() -> None:
-                profile.sharing = serializer.validated_data["type"]
-                profile.save(update_fields=["sharing"])
-                profile.shared_with.set(targets)
-
-            services.save_section(
+            services.save_sharing(
                 profile=profile,
                 actor=request.user,
                 expected_revision=profile.revision,
-                apply=apply,
-                action=ProfileEvent.Action.SHARING_CHANGED,
+                sharing=serializer.validated_data["type"],
+                projects=targets,
             )
         return Response(self.sharing_of(profile))
 
@@ -370,7 +297,7 @@ class ProfileCloneView(ProjectAPIView):
         serializer = CloneSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         new_name = serializer.validated_data["name"]
-        problems = rules.version_problems(self.project, source.template_version)
+        problems = source.template_version.problems_in(self.project)
         if problems:
             raise DocumentError(
                 [
@@ -389,31 +316,16 @@ class ProfileCloneView(ProjectAPIView):
 # Environment templates ------------------------------------------------------------------------
 
 
-def templates_queryset(project: Project):
-    return (
-        EnvironmentTemplate.objects.available_to(project)
-        .select_related("project")
-        .prefetch_related(
-            "shared_with",
-            Prefetch(
-                "versions",
-                queryset=TemplateVersion.objects.prefetch_related("variables", "outputs"),
-            ),
-        )
-        .order_by("name", "project__name")
-    )
-
-
 TemplateListSerializer = list_serializer(
     "EnvironmentTemplateList", TemplateDocumentSerializer(many=True)
 )
 
 
 class TemplateListView(ProjectAPIView):
-    query_parameters = {"GET": parameter_names(PAGING[1:])}
+    query_parameters = {"GET": parameter_names(PAGING)}
 
     @extend_schema(
-        parameters=PAGING[1:],
+        parameters=PAGING,
         responses=TemplateListSerializer,
         summary="Environment templates the project may build on",
         operation_id="listEnvironmentTemplates",

@@ -10,6 +10,12 @@ from django.forms.fields import InvalidJSONInput
 from profiles import rules
 
 
+def form_values(form: forms.ModelForm, fields: list[str]) -> dict[str, Any]:
+    """The values a validated ModelForm put on its instance for ``fields``: what ``form.save()``
+    would save, for a service function to save instead."""
+    return {field: getattr(form.instance, field) for field in fields}
+
+
 class JSONValueField(forms.JSONField):
     """JSON typed into a box, for a column that holds an object or a list and never null.
 

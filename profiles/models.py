@@ -4,48 +4,37 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 
 from profiles import rules
+from profiles.choices import (
+    Override,
+    ServiceType,
+    Sharing,
+    Status,
+    Step,
+    ValueType,
+    VersionState,
+)
 from profiles.validators import (
     DESCRIPTION_MAX_LENGTH,
     DISPLAY_NAME_MAX_LENGTH,
     ICON_URL_MAX_LENGTH,
+    VERSION_NAME_PATTERN,
     validate_annotations,
     validate_extra_config,
     validate_icon_url,
     validate_labels,
     validate_readme,
     validate_variable_name,
+    validate_version_name,
 )
-from studio import access
 from studio.fields import EncryptedTextField
-from studio.models import Project
+from studio.models import SYSTEM_CATALOG, Project
 from studio.validators import RESOURCE_NAME_PATTERN, validate_resource_name
 
 # TextField's max_length sizes form fields only; this makes model validation check it too.
 _description_length = MaxLengthValidator(DESCRIPTION_MAX_LENGTH)
-
-VERSION_NAME_PATTERN = r"\Av[1-9][0-9]{0,5}\Z"
-
-
-class Sharing(models.TextChoices):
-    NONE = "none", "None"
-    ALL = "all", "All Projects"
-    SELECTED = "selected", "Selected Projects"
-
-
-class ValueType(models.TextChoices):
-    TEXT = "text", "Text"
-    NUMBER = "number", "Number"
-    BOOLEAN = "boolean", "Boolean"
-    JSON = "json", "JSON"
-
-
-class Override(models.TextChoices):
-    ALLOWED = "allowed", "Allowed"
-    NOT_ALLOWED = "notallowed", "Not allowed"
-    RESTRICTED = "restricted", "Restricted"
 
 
 def _name_constraints() -> list[models.BaseConstraint]:
@@ -66,6 +55,40 @@ def _name_constraints() -> list[models.BaseConstraint]:
             violation_error_message="Sharing must be none, all or selected.",
         ),
     ]
+
+
+class ShareableQuerySet(models.QuerySet):
+    """The sharing rule (SPEC §2) for rows a project owns and may share: templates, profiles."""
+
+    def available_to(self, project: Project) -> "ShareableQuerySet":
+        """Rows ``project`` may use: its own, everything in the system catalog, rows shared
+        with all projects, and rows shared with it by name."""
+        return self.filter(self.available_q(project))
+
+    def available_q(self, project: Project) -> Q:
+        """:meth:`available_to` as a condition, to combine with others in one filter.
+
+        The selected-projects case is a subquery, so the result has no duplicates and needs no
+        ``distinct()``.
+        """
+        through = self.model.shared_with.through
+        selected = through.objects.filter(project=project).values(self.model._meta.model_name)
+        return (
+            Q(project=project)
+            | Q(project__name=SYSTEM_CATALOG)
+            | Q(sharing=Sharing.ALL)
+            | Q(sharing=Sharing.SELECTED, pk__in=selected)
+        )
+
+    def first_as_seen_by(self, project: Project):
+        """Of same-named rows ``project`` may see: its own, else the system catalog's, else the
+        one of the first owning project by name. One query."""
+        preference = Case(
+            When(project=project, then=Value(0)),
+            When(project__name=SYSTEM_CATALOG, then=Value(1)),
+            default=Value(2),
+        )
+        return self.order_by(preference, "project__name").first()
 
 
 class Shareable(models.Model):
@@ -141,13 +164,10 @@ class SettingRules(models.Model):
 # Environment templates ---------------------------------------------------------------------------
 
 
-class EnvironmentTemplateQuerySet(models.QuerySet):
-    def available_to(self, project: Project) -> "EnvironmentTemplateQuerySet":
-        return self.filter(access.shared_into_q(self.model, project))
-
+class EnvironmentTemplateQuerySet(ShareableQuerySet):
     def named_for(self, project: Project, name: str) -> "EnvironmentTemplate | None":
         """The template ``name`` as ``project`` sees it: its own first, then the system's."""
-        return access.first_as_seen_by(self.available_to(project).filter(name=name), project)
+        return self.available_to(project).filter(name=name).first_as_seen_by(project)
 
 
 class EnvironmentTemplate(Shareable):
@@ -190,16 +210,13 @@ class EnvironmentTemplate(Shareable):
 class TemplateVersion(models.Model):
     """One version of a template: its variables, outputs and where its code lives."""
 
-    class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ACTIVE = "active", "Active"
-        DISABLED = "disabled", "Disabled"
+    State = VersionState
 
     template = models.ForeignKey(
         EnvironmentTemplate, on_delete=models.CASCADE, related_name="versions"
     )
     name = models.CharField(
-        "Version", max_length=8, help_text="v1, v2, …", validators=[rules.validate_version_name]
+        "Version", max_length=8, help_text="v1, v2, …", validators=[validate_version_name]
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
     code_repository = models.URLField(
@@ -224,7 +241,7 @@ class TemplateVersion(models.Model):
                 violation_error_message="A version is named v1, v2, v3, …",
             ),
             models.CheckConstraint(
-                condition=Q(state__in=["draft", "active", "disabled"]),
+                condition=Q(state__in=VersionState.values),
                 name="%(app_label)s_%(class)s_state_valid",
                 violation_error_message="The state must be draft, active or disabled.",
             ),
@@ -249,6 +266,17 @@ class TemplateVersion(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state == self.State.ACTIVE
+
+    def problems_in(self, project: Project) -> rules.Problems:
+        """Why a profile of ``project`` may not be built on this version (empty if it may)."""
+        available = (
+            EnvironmentTemplate.objects.available_to(project).filter(pk=self.template_id).exists()
+        )
+        if available and self.is_active:
+            return {}
+        return rules.version_problems(
+            project=project, template_name=self.template.name, version=self, available=available
+        )
 
 
 class TemplateVariable(SettingRules):
@@ -314,42 +342,35 @@ class TemplateOutput(models.Model):
 # Service profiles ----------------------------------------------------------------------------
 
 
-class ServiceProfileQuerySet(models.QuerySet):
+class ServiceProfileQuerySet(ShareableQuerySet):
     def visible_to(self, project: Project) -> "ServiceProfileQuerySet":
-        """Everything ``project`` may look at: its own profiles and ready ones shared into it."""
-        return self.filter(access.profile_visible_q(self.model, project))
+        """Everything ``project`` may look at: all of its own profiles, and the ready ones of
+        other projects that are available to it (shared, or in the system catalog)."""
+        return self.filter(
+            Q(project=project) | (self.available_q(project) & Q(status=Status.READY))
+        )
 
     def in_catalog_of(self, project: Project) -> "ServiceProfileQuerySet":
         """What end users of ``project`` may find and launch: visible and ready."""
-        return self.visible_to(project).filter(status=ServiceProfile.Status.READY)
+        return self.visible_to(project).filter(status=Status.READY)
 
     def system(self) -> "ServiceProfileQuerySet":
-        """The system profiles: what the platform ships to every project."""
-        return self.filter(access.system_profiles_q())
+        """The system profiles: ready profiles of the system catalog, there for every project."""
+        return self.filter(project__name=SYSTEM_CATALOG, status=Status.READY)
 
     def editable_in(self, project: Project) -> "ServiceProfileQuerySet":
-        """What the admins of ``project`` may change."""
-        return self.filter(access.profile_editable_q(project))
+        """What the admins of ``project`` may change; the system catalog is superusers' own."""
+        if project.is_system_catalog:
+            return self.none()
+        return self.filter(project=project)
 
 
 class ServiceProfile(Shareable):
     """A reusable, versioned app configuration built on an environment template version."""
 
-    class ServiceType(models.TextChoices):
-        NOTEBOOK = "notebook", "Notebook"
-        INFERENCE = "inference", "Inference"
-        JOBS = "jobs", "Jobs"
-        CUSTOM = "custom", "Custom Service"
-
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        READY = "ready", "Ready"
-
-    class Step(models.TextChoices):
-        GENERAL = "general", "General"
-        INPUTS = "inputs", "Input Settings"
-        OUTPUTS = "outputs", "Output Settings"
-        SHARING = "sharing", "Sharing"
+    ServiceType = ServiceType
+    Status = Status
+    Step = Step
 
     name = models.CharField(
         "Unique Name",
@@ -442,12 +463,12 @@ class ServiceProfile(Shareable):
             ),
             *_name_constraints(),
             models.CheckConstraint(
-                condition=Q(service_type__in=["notebook", "inference", "jobs", "custom"]),
+                condition=Q(service_type__in=ServiceType.values),
                 name="%(app_label)s_%(class)s_service_type_valid",
                 violation_error_message="Unknown service type.",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["draft", "ready"]),
+                condition=Q(status__in=Status.values),
                 name="%(app_label)s_%(class)s_status_valid",
                 violation_error_message="The status must be draft or ready.",
             ),
@@ -470,7 +491,7 @@ class ServiceProfile(Shareable):
     def clean(self) -> None:
         problems = rules.sharing_problems(owner=self.project_or_none, sharing=self.sharing)
         if self.project_id and self.template_version_id:
-            problems |= rules.version_problems(self.project, self.template_version)
+            problems |= self.template_version.problems_in(self.project)
         rules.raise_problems(problems)
 
     @property

@@ -6,21 +6,17 @@ admin), a Studio form, an API serializer. :func:`raise_problems` turns them into
 ``ValidationError`` Django forms understand.
 """
 
-import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
 
+from profiles.choices import Override, Sharing
 from profiles.validators import parse_value
-
-if TYPE_CHECKING:
-    from profiles.models import TemplateVariable, TemplateVersion
-    from studio.models import Project
+from studio.models import Project
 
 Problems = dict[str, list[str]]
-
-_VERSION_NAME = re.compile(r"v[1-9][0-9]{0,5}")
 
 
 class Setting(Protocol):
@@ -35,6 +31,20 @@ class Setting(Protocol):
     def effective_value(self) -> str: ...
 
 
+class Variable(Setting, Protocol):
+    """A template variable: a setting with a value type."""
+
+    value_type: str
+
+
+class Version(Protocol):
+    """A template version, as the version rule reads it."""
+
+    name: str
+    state: str
+    is_active: bool
+
+
 def raise_problems(problems: Problems) -> None:
     if problems:
         raise ValidationError(problems)
@@ -42,11 +52,6 @@ def raise_problems(problems: Problems) -> None:
 
 def _add(problems: Problems, field: str, message: str) -> None:
     problems.setdefault(field, []).append(message)
-
-
-def validate_version_name(value: str) -> None:
-    if _VERSION_NAME.fullmatch(value or "") is None:
-        raise ValidationError("Name versions v1, v2, v3, …", code="invalid_version")
 
 
 def comparable(value: Any) -> Any:
@@ -86,7 +91,7 @@ def setting_problems(value_type: str, setting: Setting) -> Problems:
         _add(problems, "value", message)
         parsed_value = None
 
-    if setting.override == "restricted":
+    if setting.override == Override.RESTRICTED:
         if not restricted:
             _add(problems, "restricted_values", "List at least one value end users may choose.")
         if any(v == "" for v in restricted):
@@ -111,7 +116,7 @@ def setting_problems(value_type: str, setting: Setting) -> Problems:
             "Restricted values apply only when override is Restricted.",
         )
 
-    if setting.override == "notallowed" and setting.required and value == "":
+    if setting.override == Override.NOT_ALLOWED and setting.required and value == "":
         _add(
             problems,
             "value",
@@ -120,7 +125,7 @@ def setting_problems(value_type: str, setting: Setting) -> Problems:
     return problems
 
 
-def tightening_problems(variable: "TemplateVariable", setting: Setting) -> Problems:
+def tightening_problems(variable: Variable, setting: Setting) -> Problems:
     """Progressive templating: a profile input may tighten its variable, never loosen it."""
     problems: Problems = {}
     if variable.required and not setting.required:
@@ -130,8 +135,8 @@ def tightening_problems(variable: "TemplateVariable", setting: Setting) -> Probl
             problems, "sensitive", "The template marks this variable sensitive; it stays sensitive."
         )
 
-    if variable.override == "notallowed":
-        if setting.override != "notallowed":
+    if variable.override == Override.NOT_ALLOWED:
+        if setting.override != Override.NOT_ALLOWED:
             _add(
                 problems,
                 "override",
@@ -139,8 +144,8 @@ def tightening_problems(variable: "TemplateVariable", setting: Setting) -> Probl
             )
         if setting.effective_value != variable.effective_value:
             _add(problems, "value", "The template fixes this value; it cannot be changed here.")
-    elif variable.override == "restricted":
-        if setting.override == "allowed":
+    elif variable.override == Override.RESTRICTED:
+        if setting.override == Override.ALLOWED:
             _add(
                 problems,
                 "override",
@@ -154,7 +159,7 @@ def tightening_problems(variable: "TemplateVariable", setting: Setting) -> Probl
             value = comparable(parse_value(variable.value_type, setting.effective_value))
         except ValidationError:
             return problems  # the value problems are reported by setting_problems
-        if setting.override == "restricted" and any(v not in template_allowed for v in mine):
+        if setting.override == Override.RESTRICTED and any(v not in template_allowed for v in mine):
             extra = [
                 text
                 for text, parsed in zip(setting.restricted_values, mine, strict=True)
@@ -179,7 +184,7 @@ def tightening_problems(variable: "TemplateVariable", setting: Setting) -> Probl
 
 
 def sharing_problems(
-    *, owner: "Project | None", sharing: str, projects: Iterable["Project"] | None = None
+    *, owner: Project | None, sharing: str, projects: Iterable[Project] | None = None
 ) -> Problems:
     """Sharing is none, all, or a non-empty list of other, real projects.
 
@@ -187,15 +192,15 @@ def sharing_problems(
     before many-to-many rows are saved); the list is then checked by the form that carries it.
     """
     problems: Problems = {}
-    if sharing not in {"none", "all", "selected"}:
+    if sharing not in Sharing.values:
         _add(problems, "sharing", "Choose None, All Projects or Selected Projects.")
         return problems
     if projects is None:
         return problems
     projects = list(projects)
-    if sharing == "selected" and not projects:
+    if sharing == Sharing.SELECTED and not projects:
         _add(problems, "shared_with", "Pick at least one project to share with.")
-    if sharing != "selected" and projects:
+    if sharing != Sharing.SELECTED and projects:
         _add(problems, "shared_with", "Projects are picked only for Selected Projects.")
     for project in projects:
         if project.is_system_catalog:
@@ -209,31 +214,41 @@ def sharing_problems(
     return problems
 
 
-def name_taken(model, project: "Project", name: str, *, exclude_pk=None) -> str | None:
+def _taken(rows: QuerySet, name: str, exclude_pk) -> bool:
+    return rows.filter(name=name).exclude(pk=exclude_pk).exists()
+
+
+def name_taken(model: type[Model], project: Project, name: str, *, exclude_pk=None) -> str | None:
     """Why ``name`` cannot be used for a new ``model`` row (profile, template) in ``project``."""
-    taken = model._default_manager.filter(project=project, name=name).exclude(pk=exclude_pk)
-    if taken.exists():
+    if _taken(model._default_manager.filter(project=project), name, exclude_pk):
         return f"“{name}” is taken in project {project.name}; pick another name."
     return None
 
 
-def version_problems(project: "Project", version: "TemplateVersion") -> Problems:
-    """A profile may be built only on an active version of a template available to its project."""
-    from profiles.models import EnvironmentTemplate
+def version_name_taken(template: Model, name: str, *, exclude_pk=None) -> str | None:
+    """Why ``name`` cannot be used for a new version of ``template``."""
+    if _taken(template.versions.all(), name, exclude_pk):
+        return f"{template} already has a version {name}."
+    return None
 
+
+def version_problems(
+    *, project: Project, template_name: str, version: Version, available: bool
+) -> Problems:
+    """A profile may be built only on an active version of a template available to its project
+    (``available``: whether the version's template is)."""
     problems: Problems = {}
-    available = EnvironmentTemplate.objects.available_to(project).filter(pk=version.template_id)
-    if not available.exists():
+    if not available:
         _add(
             problems,
             "template_version",
-            f"The template “{version.template.name}” is not available to project {project.name}.",
+            f"The template “{template_name}” is not available to project {project.name}.",
         )
     elif not version.is_active:
         _add(
             problems,
             "template_version",
-            f"Version {version.name} of {version.template.name} is {version.state}; "
+            f"Version {version.name} of {template_name} is {version.state}; "
             "choose an active version.",
         )
     return problems

@@ -1,7 +1,7 @@
 """The profile document of SPEC §4 as DRF serializers: what the API, export and apply accept.
 
 They check the document's shape (types, required keys, no unknown keys); the domain rules run
-when services.apply_profile_document builds the models, through the same model validation the
+when applying.apply_profile_document builds the models, through the same model validation the
 Studio and the Django admin use. Every error names its field by document path.
 
 Types are strict (SPEC §6): text must be a string and a boolean ``true``/``false`` (DRF's own
@@ -20,9 +20,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from profiles.documents import API_VERSION
-from profiles.models import Override, ServiceProfile, Sharing, TemplateVersion, ValueType
+from profiles.choices import Override, ServiceType, Sharing, Status, ValueType, VersionState
 from profiles.validators import validate_readme
+from studio.api import API_VERSION
 from studio.validators import RESOURCE_NAME_MAX_LENGTH, RESOURCE_NAME_PATTERN
 
 
@@ -228,7 +228,7 @@ class MetadataSerializer(StrictSerializer):
 
 class SpecSerializer(StrictSerializer):
     environmentTemplate = TemplateRefSerializer()
-    serviceType = serializers.ChoiceField(choices=ServiceProfile.ServiceType.values)
+    serviceType = serializers.ChoiceField(choices=ServiceType.values)
     iconURL = StrictCharField(allow_blank=True, required=False, default="")
     # Checked (rendered) here, before a write opens its transaction; the model checks it again.
     readme = StrictCharField(
@@ -247,7 +247,7 @@ STATUS_HELP = (
 
 
 class ProfileStatusSerializer(StrictSerializer):
-    state = serializers.ChoiceField(choices=ServiceProfile.Status.values, required=False)
+    state = serializers.ChoiceField(choices=Status.values, required=False)
     createdAt = serializers.DateTimeField(allow_null=True, required=False)
     createdBy = StrictCharField(allow_null=True, required=False)
     modifiedAt = serializers.DateTimeField(allow_null=True, required=False)
@@ -296,7 +296,7 @@ class CodeSerializer(StrictSerializer):
 
 class VersionSerializer(StrictSerializer):
     name = StrictCharField(max_length=8)
-    state = serializers.ChoiceField(choices=TemplateVersion.State.values)
+    state = serializers.ChoiceField(choices=VersionState.values)
     code = CodeSerializer()
     variables = VariableSerializer(many=True, required=False, default=list)
     outputs = DeclaredOutputSerializer(many=True, required=False, default=list)

@@ -1,37 +1,29 @@
-"""Writes that touch several models: keyword-only, atomic, returning what they made."""
+"""Writes to service profiles: keyword-only, atomic, returning what they made or changed.
+
+Every way in (the Studio pages, the API, the admin, applying documents) changes a profile
+through these, so each change is checked against the revision its author saw, snapshotted as a
+new revision and recorded as an event the same way. Applying whole documents is in
+:mod:`profiles.applying`, on top of these.
+"""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from profiles import rules
-from profiles.documents import (
-    INPUT_PATHS,
-    OUTPUT_PATHS,
-    PROFILE_PATHS,
-    TEMPLATE_PATHS,
-    VERSION_PATHS,
-    DocumentError,
-    causes_from,
-    changed_fields,
-    content_of,
-    profile_document,
-    profile_secrets,
-    template_document,
-)
+from profiles.choices import Override, Status, Step
+from profiles.documents import changed_fields, profile_document, profile_secrets
 from profiles.models import (
-    EnvironmentTemplate,
     InputSetting,
     OutputSetting,
     ProfileEvent,
     ProfileRevision,
     ServiceProfile,
-    TemplateOutput,
-    TemplateVariable,
     TemplateVersion,
 )
 from profiles.readme import render_readme
@@ -172,14 +164,14 @@ def tighten_to(setting: InputSetting, variable) -> bool:
     setting.required |= variable.required
     if variable.sensitive:
         setting.sensitive = True
-    if variable.override == "notallowed":
-        setting.override, setting.restricted_values = "notallowed", []
+    if variable.override == Override.NOT_ALLOWED:
+        setting.override, setting.restricted_values = Override.NOT_ALLOWED, []
         value = variable.effective_value
-    elif variable.override == "restricted":
+    elif variable.override == Override.RESTRICTED:
         allowed = list(variable.restricted_values)
         kept = [v for v in setting.restricted_values if v in allowed]
-        if setting.override != "notallowed":
-            setting.override = "restricted"
+        if setting.override != Override.NOT_ALLOWED:
+            setting.override = Override.RESTRICTED
             setting.restricted_values = kept or allowed
         if value and value not in allowed:
             value = variable.effective_value
@@ -194,35 +186,42 @@ def tighten_to(setting: InputSetting, variable) -> bool:
     return before != after
 
 
+def write_outputs(*, profile: ServiceProfile, outputs: Iterable[OutputSetting]) -> None:
+    """Make ``outputs`` (checked by the caller) the outputs end users of ``profile`` see.
+
+    The one place output rows are written: the rows are replaced as a whole, in one insert.
+    """
+    rows = []
+    for output in outputs:
+        output.pk, output.profile = None, profile
+        rows.append(output)
+    profile.outputs.all().delete()
+    OutputSetting.objects.bulk_create(rows)
+
+
+def declared_output(output, *, position: int | None = None) -> OutputSetting:
+    """The row showing a declared output of the template version as it declares it."""
+    return OutputSetting(
+        name=output.name,
+        display_name=humanize(output.name),
+        description=output.description,
+        sensitive=output.sensitive,
+        position=output.position if position is None else position,
+    )
+
+
 def reconcile_outputs(*, profile: ServiceProfile) -> list[str]:
     """Follow the version's outputs: stop showing undeclared ones (their names are returned)
     and keep the sensitive ones sensitive."""
-    declared = profile.template_version.outputs.all()
-    dropped = profile.outputs.exclude(name__in=[o.name for o in declared])
-    names = sorted(dropped.values_list("name", flat=True))
-    dropped.delete()
-    sensitive = [o.name for o in declared if o.sensitive]
-    profile.outputs.filter(name__in=sensitive, sensitive=False).update(sensitive=True)
-    return names
-
-
-def show_all_outputs(*, profile: ServiceProfile) -> list[str]:
-    """Show end users every declared output not yet shown, in the template's order."""
-    shown = set(profile.outputs.values_list("name", flat=True))
-    added = []
-    for output in profile.template_version.outputs.all():
-        if output.name in shown:
-            continue
-        OutputSetting.objects.create(
-            profile=profile,
-            name=output.name,
-            display_name=humanize(output.name),
-            description=output.description,
-            sensitive=output.sensitive,
-            position=output.position,
-        )
-        added.append(output.name)
-    return added
+    declared = {o.name: o for o in profile.template_version.outputs.all()}
+    shown = list(profile.outputs.all())
+    dropped = sorted(o.name for o in shown if o.name not in declared)
+    kept = [o for o in shown if o.name in declared]
+    if dropped or any(declared[o.name].sensitive and not o.sensitive for o in kept):
+        for output in kept:
+            output.sensitive |= declared[output.name].sensitive
+        write_outputs(profile=profile, outputs=kept)
+    return dropped
 
 
 class NameTaken(Exception):
@@ -247,7 +246,6 @@ def creating_profile(*, project: Project, name: str) -> Iterator[None]:
         raise NameTaken(rules.name_taken(ServiceProfile, project, name) or name) from None
 
 
-@transaction.atomic
 def create_profile(
     *,
     project: Project,
@@ -265,19 +263,35 @@ def create_profile(
     ``inputs`` optionally adjusts the rows the template gives, by variable name
     (``{"gpu_count": {"display_name": "GPUs", "value": "2"}}``); ``outputs`` likewise adjusts
     the outputs shown, all of them by default.
-
-    Callers validate first (forms, serializers); this checks again with ``full_clean`` so that
-    nothing invalid reaches the database by any way in.
     """
     profile = ServiceProfile(
         project=project,
         name=name,
         display_name=display_name,
         template_version=template_version,
-        created_by=actor,
-        modified_by=actor,
         **fields,
     )
+    return add_profile(
+        profile=profile, actor=actor, shared_with=shared_with, inputs=inputs, outputs=outputs
+    )
+
+
+@transaction.atomic
+def add_profile(
+    *,
+    profile: ServiceProfile,
+    actor,
+    shared_with: Iterable[Project] | None = None,
+    inputs: dict[str, dict] | None = None,
+    outputs: dict[str, dict] | None = None,
+) -> ServiceProfile:
+    """Save a new ``profile`` its caller built (the admin's add form does): see
+    :func:`create_profile`.
+
+    Callers validate first (forms, serializers); this checks again with ``full_clean`` so that
+    nothing invalid reaches the database by any way in.
+    """
+    profile.created_by = profile.modified_by = actor
     profile.full_clean()
     profile.save()
     if shared_with:
@@ -292,12 +306,14 @@ def create_profile(
             setting.set_value(value)
         setting.full_clean()
         setting.save()
-    show_all_outputs(profile=profile)
-    for output in profile.outputs.filter(name__in=list(outputs or {})):
-        for field, new in outputs[output.name].items():
-            setattr(output, field, new)
-        output.full_clean()
-        output.save()
+    shown = [declared_output(o) for o in profile.template_version.outputs.all()]
+    for output in shown:
+        if output.name in (outputs or {}):
+            for field, new in outputs[output.name].items():
+                setattr(output, field, new)
+            output.profile = profile
+            output.full_clean()
+    write_outputs(profile=profile, outputs=shown)
     commit_revision(profile=profile, actor=actor)
     return profile
 
@@ -337,28 +353,161 @@ class StaleEdit(Exception):
         )
 
 
+@dataclass(frozen=True)
+class Saved:
+    """What a save changed, for telling the person who made it."""
+
+    revision: int  # the profile's revision after the save
+    written: bool  # whether a new revision was written (False: nothing differed)
+    new_version: bool  # whether it now follows another template version
+    inputs_added: list[str]  # variables of a newly chosen template version
+    inputs_removed: list[str]  # inputs of variables it no longer declares
+    outputs_dropped: list[str]  # outputs it no longer declares
+
+
+def lock_for_edit(*, profile: ServiceProfile, expected_revision: int | None) -> ServiceProfile:
+    """The profile's row as saved, locked until the transaction ends; :class:`StaleEdit` when
+    someone saved after ``expected_revision`` (None: whatever is saved now is expected)."""
+    # No select_related: PostgreSQL cannot lock the nullable side of an outer join.
+    current = ServiceProfile.objects.select_for_update().get(pk=profile.pk)
+    if expected_revision is not None and current.revision != expected_revision:
+        raise StaleEdit(current)
+    return current
+
+
+def _differs(saved: ServiceProfile, field: str, value: Any) -> bool:
+    """Whether ``value`` differs from what ``saved`` holds in ``field``."""
+    model_field = ServiceProfile._meta.get_field(field)
+    if model_field.is_relation:
+        return getattr(saved, model_field.attname) != getattr(value, "pk", value)
+    return getattr(saved, field) != value
+
+
 @transaction.atomic
-def save_section(
+def update_profile(
+    *,
+    profile: ServiceProfile,
+    actor,
+    expected_revision: int | None,
+    changes: dict[str, Any] | None = None,
+    shared_with: Iterable[Project] | None = None,
+    inputs: Iterable[InputSetting] = (),
+    reset_inputs: list[str] | tuple[str, ...] = (),
+    outputs: Iterable[OutputSetting] | None = None,
+    reconcile: bool = False,
+    reached: Step | None = None,
+    action: str | None = None,
+) -> Saved:
+    """Change any part of a saved profile, as one revision, if it is still at
+    ``expected_revision``; the ``save_*`` functions below are this with one section.
+
+    ``changes`` sets fields of the profile (General, sharing, status); ``shared_with`` replaces
+    the projects it is shared with; ``inputs`` are input rows to save and ``reset_inputs`` the
+    variables whose rows start again from the template's settings; ``outputs`` replace the
+    outputs shown. A new template version brings the input and output rows in line with it;
+    ``reconcile`` brings the inputs in line with the version in any case (the admin repairs).
+    ``reached`` is the wizard step a draft got past. Everything is checked by the caller (forms,
+    serializers); raises :class:`StaleEdit`, changing nothing, when someone saved in between.
+    """
+    current = lock_for_edit(profile=profile, expected_revision=expected_revision)
+    changed = [field for field, value in (changes or {}).items() if _differs(current, field, value)]
+    for field, value in (changes or {}).items():
+        setattr(profile, field, value)
+    if reached is not None:
+        following = Step.after(reached)
+        if following and Step.order_of(current.wizard_step) < Step.order_of(following):
+            profile.wizard_step = following
+            changed.append("wizard_step")
+    if changed:
+        profile.save(update_fields=changed)
+    if shared_with is not None:
+        profile.shared_with.set(shared_with)
+    for setting in inputs:
+        setting.profile = profile
+        setting.save()
+    if reset_inputs:
+        profile.inputs.filter(name__in=reset_inputs).delete()
+    if outputs is not None:
+        write_outputs(profile=profile, outputs=outputs)
+    added, removed, dropped = [], [], []
+    new_version = profile.template_version_id != current.template_version_id
+    if new_version or reset_inputs or reconcile:
+        added, removed = reconcile_inputs(profile=profile)
+    if new_version:
+        dropped = reconcile_outputs(profile=profile)
+    written = commit_revision(profile=profile, actor=actor, action=action)
+    return Saved(
+        revision=profile.revision,
+        written=written,
+        new_version=new_version,
+        inputs_added=added,
+        inputs_removed=removed,
+        outputs_dropped=dropped,
+    )
+
+
+def save_general(
+    *, profile: ServiceProfile, actor, expected_revision: int, changes: dict[str, Any]
+) -> Saved:
+    """The General section: ``changes`` to the fields of ``ServiceProfile.GENERAL_FIELDS``
+    (the unique name stays as it is)."""
+    unknown = set(changes) - (set(ServiceProfile.GENERAL_FIELDS) - {"name"})
+    if unknown:
+        raise ValueError(f"Not fields of the General section: {', '.join(sorted(unknown))}")
+    return update_profile(
+        profile=profile,
+        actor=actor,
+        expected_revision=expected_revision,
+        changes=changes,
+        reached=Step.GENERAL,
+    )
+
+
+def save_inputs(
+    *, profile: ServiceProfile, actor, expected_revision: int, inputs: Iterable[InputSetting]
+) -> Saved:
+    """The Input Settings section: the input rows that changed."""
+    return update_profile(
+        profile=profile,
+        actor=actor,
+        expected_revision=expected_revision,
+        inputs=inputs,
+        reached=Step.INPUTS,
+    )
+
+
+def save_outputs(
+    *, profile: ServiceProfile, actor, expected_revision: int, outputs: Iterable[OutputSetting]
+) -> Saved:
+    """The Output Settings section: the outputs end users see, replacing those shown."""
+    return update_profile(
+        profile=profile,
+        actor=actor,
+        expected_revision=expected_revision,
+        outputs=outputs,
+        reached=Step.OUTPUTS,
+    )
+
+
+def save_sharing(
     *,
     profile: ServiceProfile,
     actor,
     expected_revision: int,
-    apply: Callable[[], None],
-    action: str | None = None,
-) -> bool:
-    """Apply one section's changes if the profile is still at ``expected_revision``.
-
-    Locks the profile row, so two saves cannot both pass the check; raises :class:`StaleEdit`
-    (and changes nothing) when someone saved in between. Returns whether a revision was written.
-    """
-    current = (
-        # No select_related: PostgreSQL cannot lock the nullable side of an outer join.
-        ServiceProfile.objects.select_for_update().get(pk=profile.pk)
+    sharing: str,
+    projects: Iterable[Project],
+    finish: bool = False,
+) -> Saved:
+    """The Sharing section; ``finish`` makes a draft ready (the wizard's Save & Finish)."""
+    return update_profile(
+        profile=profile,
+        actor=actor,
+        expected_revision=expected_revision,
+        changes={"sharing": sharing} | ({"status": Status.READY} if finish else {}),
+        shared_with=projects,
+        reached=Step.SHARING,
+        action=None if finish else ProfileEvent.Action.SHARING_CHANGED,
     )
-    if current.revision != expected_revision:
-        raise StaleEdit(current)
-    apply()
-    return commit_revision(profile=profile, actor=actor, action=action)
 
 
 @transaction.atomic
@@ -384,9 +533,7 @@ def clone_profile(*, source: ServiceProfile, project: Project, name: str, actor)
     for setting in source.inputs.all():
         setting.pk, setting.profile = None, profile
         setting.save()
-    for output in source.outputs.all():
-        output.pk, output.profile = None, profile
-        output.save()
+    write_outputs(profile=profile, outputs=source.outputs.all())
     reconcile_inputs(profile=profile)
     commit_revision(
         profile=profile,
@@ -395,326 +542,3 @@ def clone_profile(*, source: ServiceProfile, project: Project, name: str, actor)
         detail={"from": f"{source.project.name}/{source.name}", "fromRevision": source.revision},
     )
     return profile
-
-
-def _pick_template_version(project: Project, reference: dict) -> TemplateVersion:
-    """The version a document names; its own project's template wins over shared ones."""
-    from profiles.models import EnvironmentTemplate
-
-    template = EnvironmentTemplate.objects.named_for(project, reference["name"])
-    if template is None:
-        raise DocumentError(
-            [
-                (
-                    "spec.environmentTemplate.name",
-                    f"No environment template named “{reference['name']}” is available to "
-                    f"project {project.name}.",
-                )
-            ]
-        )
-    version = template.versions.filter(name=reference["version"]).first()
-    if version is None:
-        raise DocumentError(
-            [
-                (
-                    "spec.environmentTemplate.version",
-                    f"{template.name} has no version “{reference['version']}”.",
-                )
-            ]
-        )
-    return version
-
-
-def sharing_targets(
-    *, owner: Project, sharing: dict, prefix: str = "spec.sharing."
-) -> tuple[list[Project], list[tuple[str, str]]]:
-    """The projects a document's ``sharing`` names, and what is wrong with it, by path."""
-    names = sharing["projects"]
-    targets = {p.name: p for p in Project.objects.filter(name__in=names)}
-    causes = [
-        (f"{prefix}projects[{i}]", f"There is no project “{name}”.")
-        for i, name in enumerate(names)
-        if name not in targets
-    ]
-    problems = rules.sharing_problems(
-        owner=owner, sharing=sharing["type"], projects=list(targets.values())
-    )
-    paths = {"sharing": f"{prefix}type", "shared_with": f"{prefix}projects"}
-    causes += [(paths[f], m) for f, messages in problems.items() for m in messages]
-    return list(targets.values()), causes
-
-
-def _save_shareable(obj, sharing: dict, paths: dict[str, str], *, creating: bool) -> None:
-    """Check and save a profile or template built from a document, with its sharing."""
-    causes: list[tuple[str, str]] = []
-    try:
-        obj.full_clean(validate_unique=creating)
-    except ValidationError as error:
-        causes += causes_from(error, paths)
-    targets, sharing_causes = sharing_targets(owner=obj.project, sharing=sharing)
-    causes += sharing_causes
-    if causes:
-        raise DocumentError(causes)
-    obj.save()
-    obj.shared_with.set(targets)
-
-
-class _Unchanged(Exception):
-    """Raised inside the apply transaction to roll back a write that changed nothing."""
-
-
-def apply_profile_document(
-    *,
-    project: Project,
-    document: dict,
-    actor,
-    expected_revision: int | None = None,
-) -> tuple[ServiceProfile, str]:
-    """Create or replace the profile a (shape-checked) document describes.
-
-    The document is the whole truth: fields it leaves out take their defaults and input rows
-    start from the template's settings, except that a sensitive value the document does not
-    carry keeps the one stored. Returns the profile and ``created``, ``configured`` or
-    ``unchanged``. Raises DocumentError (changing nothing) with every problem by document path,
-    and StaleEdit when ``expected_revision`` is given and someone saved since.
-    """
-    try:
-        with transaction.atomic():
-            return _apply_profile_document(
-                project=project,
-                document=document,
-                actor=actor,
-                expected_revision=expected_revision,
-            )
-    except _Unchanged:
-        profile = ServiceProfile.objects.get(project=project, name=document["metadata"]["name"])
-        return profile, "unchanged"
-
-
-def _apply_profile_document(
-    *, project: Project, document: dict, actor, expected_revision: int | None
-) -> tuple[ServiceProfile, str]:
-    metadata, spec = document["metadata"], document["spec"]
-    if metadata.get("project", project.name) != project.name:
-        raise DocumentError(
-            [("metadata.project", f"The document is for project {metadata['project']}.")]
-        )
-    version = _pick_template_version(project, spec["environmentTemplate"])
-    profile = (
-        ServiceProfile.objects.select_for_update()
-        .filter(project=project, name=metadata["name"])
-        .first()
-    )
-    creating = profile is None
-    if not creating and expected_revision is not None and profile.revision != expected_revision:
-        raise StaleEdit(profile)
-    if creating:
-        profile = ServiceProfile(project=project, created_by=actor)
-    before = None if creating else content_of(profile_document(profile))
-    old_secrets = {} if creating else profile_secrets(profile)
-
-    profile.name = metadata["name"]
-    profile.display_name = metadata["displayName"]
-    profile.description = metadata["description"]
-    profile.labels = metadata["labels"]
-    profile.annotations = metadata["annotations"]
-    profile.template_version = version
-    profile.service_type = spec["serviceType"]
-    profile.icon_url = spec["iconURL"]
-    profile.readme = spec["readme"]
-    profile.extra_config = spec["extraConfig"]
-    profile.sharing = spec["sharing"]["type"]
-    if creating:
-        # A document describes a whole profile: it is ready. An update keeps the status
-        # (a draft is finished in the Studio wizard).
-        profile.status = ServiceProfile.Status.READY
-    profile.modified_by = actor
-
-    _save_shareable(profile, spec["sharing"], PROFILE_PATHS, creating=creating)
-    causes: list[tuple[str, str]] = []
-    profile.inputs.all().delete()
-    reconcile_inputs(profile=profile)
-    causes += _apply_inputs(profile, spec["inputs"], old_secrets)
-    causes += _apply_outputs(profile, spec["outputs"])
-    if causes:
-        raise DocumentError(causes)
-
-    if (
-        before is not None
-        and before == content_of(profile_document(profile))
-        and (old_secrets == profile_secrets(profile))
-    ):
-        raise _Unchanged  # roll back: nothing changed, so modified_at and friends stay
-
-    commit_revision(profile=profile, actor=actor)
-    return profile, "created" if creating else "configured"
-
-
-def _apply_inputs(
-    profile: ServiceProfile, documents: list[dict], old_secrets: dict[str, str]
-) -> list[tuple[str, str]]:
-    settings = {s.name: s for s in profile.inputs.all()}
-    causes = []
-    seen = set()
-    for index, item in enumerate(documents):
-        prefix = f"spec.inputs[{index}]."
-        setting = settings.get(item["name"])
-        if setting is None:
-            causes.append(
-                (
-                    prefix + "name",
-                    f"“{item['name']}” is not a variable of {profile.template_version}.",
-                )
-            )
-            continue
-        if item["name"] in seen:
-            causes.append((prefix + "name", f"“{item['name']}” is listed twice."))
-            continue
-        seen.add(item["name"])
-        for key, field in [
-            ("displayName", "display_name"),
-            ("description", "description"),
-            ("required", "required"),
-            ("sensitive", "sensitive"),
-        ]:
-            if key in item:
-                setattr(setting, field, item[key])
-        if "override" in item:
-            setting.override = item["override"]["type"]
-            setting.restricted_values = item["override"]["restrictedValues"]
-        if "value" in item:
-            setting.set_value(item["value"])
-        elif setting.sensitive and setting.name in old_secrets:
-            setting.set_value(old_secrets[setting.name])
-        else:
-            setting.set_value(setting.effective_value)
-        try:
-            setting.full_clean()
-        except ValidationError as error:
-            causes += causes_from(error, INPUT_PATHS, prefix)
-            continue
-        setting.save()
-    for name, setting in settings.items():
-        if name not in seen and setting.sensitive and name in old_secrets:
-            setting.set_value(old_secrets[name])
-            setting.save()
-    return causes
-
-
-def _apply_outputs(profile: ServiceProfile, documents: list[dict]) -> list[tuple[str, str]]:
-    profile.outputs.all().delete()
-    causes = []
-    seen = set()
-    for index, item in enumerate(documents):
-        prefix = f"spec.outputs[{index}]."
-        if item["name"] in seen:
-            causes.append((prefix + "name", f"“{item['name']}” is listed twice."))
-            continue
-        seen.add(item["name"])
-        output = OutputSetting(
-            profile=profile,
-            name=item["name"],
-            display_name=item.get("displayName", ""),
-            description=item.get("description", ""),
-            sensitive=item.get("sensitive", False),
-            position=index,
-        )
-        try:
-            output.full_clean(exclude=["profile"])
-        except ValidationError as error:
-            causes += causes_from(error, OUTPUT_PATHS, prefix)
-            continue
-        output.save()
-    return causes
-
-
-def apply_template_document(*, project: Project, document: dict) -> tuple[EnvironmentTemplate, str]:
-    """Create or update an environment template and the versions a document lists.
-
-    Each listed version's variables and outputs are replaced by the document's; versions the
-    document does not list are left alone (profiles may be built on them). Returns the
-    template and ``created``, ``configured`` or ``unchanged``; raises DocumentError.
-    """
-    try:
-        with transaction.atomic():
-            return _apply_template_document(project=project, document=document)
-    except _Unchanged:
-        template = EnvironmentTemplate.objects.get(
-            project=project, name=document["metadata"]["name"]
-        )
-        return template, "unchanged"
-
-
-def _apply_template_document(*, project: Project, document: dict):
-    metadata, spec = document["metadata"], document["spec"]
-    template = (
-        EnvironmentTemplate.objects.select_for_update()
-        .filter(project=project, name=metadata["name"])
-        .first()
-    )
-    creating = template is None
-    before = None if creating else template_document(template, include_secrets=True)
-    template = template or EnvironmentTemplate(project=project, name=metadata["name"])
-    template.display_name = metadata["displayName"]
-    template.description = metadata["description"]
-    template.sharing = spec["sharing"]["type"]
-    _save_shareable(template, spec["sharing"], TEMPLATE_PATHS, creating=creating)
-    causes: list[tuple[str, str]] = []
-
-    for v_index, item in enumerate(spec["versions"]):
-        prefix = f"spec.versions[{v_index}]."
-        version = template.versions.filter(name=item["name"]).first() or TemplateVersion(
-            template=template, name=item["name"]
-        )
-        code = item["code"]
-        version.state = item["state"]
-        version.code_repository = code["repository"]
-        version.code_path = code["path"]
-        version.code_revision = code["revision"]
-        version.code_inline = code["inline"]
-        try:
-            version.full_clean()
-        except ValidationError as error:
-            causes += causes_from(error, VERSION_PATHS, prefix)
-            continue
-        version.save()
-        old_secrets = {v.name: v.secret for v in version.variables.all() if v.sensitive}
-        version.variables.all().delete()
-        version.outputs.all().delete()
-        for index, spec_variable in enumerate(item["variables"]):
-            override = spec_variable.get("override") or {"type": "allowed", "restrictedValues": []}
-            variable = TemplateVariable(
-                version=version,
-                name=spec_variable["name"],
-                value_type=spec_variable["valueType"],
-                description=spec_variable["description"],
-                required=spec_variable["required"],
-                sensitive=spec_variable["sensitive"],
-                override=override["type"],
-                restricted_values=override["restrictedValues"],
-                position=index,
-            )
-            variable.set_value(
-                spec_variable.get("value", old_secrets.get(variable.name, ""))
-                if variable.sensitive
-                else spec_variable.get("value", "")
-            )
-            try:
-                variable.full_clean()
-            except ValidationError as error:
-                causes += causes_from(error, INPUT_PATHS, f"{prefix}variables[{index}].")
-                continue
-            variable.save()
-        for index, spec_output in enumerate(item["outputs"]):
-            output = TemplateOutput(version=version, position=index, **spec_output)
-            try:
-                output.full_clean()
-            except ValidationError as error:
-                causes += causes_from(error, OUTPUT_PATHS, f"{prefix}outputs[{index}].")
-                continue
-            output.save()
-    if causes:
-        raise DocumentError(causes)
-    if before is not None and before == template_document(template, include_secrets=True):
-        raise _Unchanged
-    return template, "created" if creating else "configured"

@@ -10,15 +10,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from profiles import rules
+from profiles.choices import Override, Sharing
 from profiles.forms import SensitiveValueFormMixin, SharingFormMixin
-from profiles.models import (
-    EnvironmentTemplate,
-    InputSetting,
-    Override,
-    ServiceProfile,
-    Sharing,
-    TemplateVersion,
-)
+from profiles.models import EnvironmentTemplate, InputSetting, ServiceProfile, TemplateVersion
 from profiles.validators import unique_pairs
 from studio.admin_keys import KeyCheckedMultipleChoiceField
 from studio.models import Project
@@ -461,7 +455,7 @@ class CloneForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        problems = rules.version_problems(self.project, self.source.template_version)
+        problems = self.source.template_version.problems_in(self.project)
         for messages in problems.values():
             for message in messages:
                 self.add_error(None, f"This system profile cannot be cloned now: {message}")

@@ -1,4 +1,4 @@
-"""PaaS Studio URLs, under ``/projects/<project>/studio/``."""
+"""PaaS Studio URLs, under ``/projects/<project>/studio/`` (namespace ``profiles``)."""
 
 from django.urls import path, register_converter
 
@@ -18,19 +18,17 @@ class StepConverter:
 
 register_converter(StepConverter, "step")
 
+app_name = "profiles"
+
 urlpatterns = [
     path("", views.studio_home, name="studio_home"),
-    path("service-profiles/", views.profile_list, name="profile_list"),
-    path("service-profiles/new/", views.profile_new, name="profile_new"),
-    path("service-profiles/<slug:name>/", views.profile_view, name="profile_view"),
-    path("service-profiles/<slug:name>/delete/", views.profile_delete, name="profile_delete"),
-    path("service-profiles/<slug:name>/<step:step>/", views.profile_step, name="profile_step"),
-    path(
-        "shared-profiles/<slug:owner>/<slug:name>/",
-        views.shared_profile_view,
-        name="shared_profile_view",
-    ),
-    path("system-profiles/", views.system_profiles, name="system_profiles"),
-    path("system-profiles/<slug:name>/clone/", views.profile_clone, name="profile_clone"),
+    path("service-profiles/", views.profile_list, name="list"),
+    path("service-profiles/new/", views.profile_new, name="new"),
+    path("service-profiles/<slug:name>/", views.profile_view, name="view"),
+    path("service-profiles/<slug:name>/delete/", views.profile_delete, name="delete"),
+    path("service-profiles/<slug:name>/<step:step>/", views.profile_step, name="step"),
+    path("shared-profiles/<slug:owner>/<slug:name>/", views.shared_profile_view, name="shared"),
+    path("system-profiles/", views.system_profiles, name="system"),
+    path("system-profiles/<slug:name>/clone/", views.profile_clone, name="clone"),
     path("readme-preview/", views.readme_preview, name="readme_preview"),
 ]

@@ -29,6 +29,15 @@ LABEL_PREFIX_MAX_LENGTH = 253
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?")
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Also enforced by the database (the versions' ``name_format`` constraint); \A and \Z as in
+# studio.validators.RESOURCE_NAME_PATTERN.
+VERSION_NAME_PATTERN = r"\Av[1-9][0-9]{0,5}\Z"
+_VERSION_NAME = re.compile(VERSION_NAME_PATTERN)
+
+
+def validate_version_name(value: str) -> None:
+    if not isinstance(value, str) or _VERSION_NAME.fullmatch(value) is None:
+        raise ValidationError("Name versions v1, v2, v3, …", code="invalid_version")
 
 
 def _label_key_problem(key: object) -> str | None:

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from profiles import services
 from profiles.documents import changed_fields
 from profiles.filters import ServiceProfileFilter
+from profiles.forms import form_values
 from profiles.models import (
     InputSetting,
     OutputSetting,
@@ -34,15 +35,16 @@ from profiles.studio_forms import (
 )
 from profiles.validators import validate_readme
 from studio import access
-from studio.htmx import page_or_fragment, querystring_without_page
+from studio.htmx import page_or_fragment
+from studio.http import ProjectRequest
 from studio.models import Project
 
 PAGE_SIZE = 20
 STEPS = ServiceProfile.Step
-STEP_ORDER = list(STEPS.values)
+STATUS = ServiceProfile.Status
 
 
-def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+def _redirect(request: ProjectRequest, url: str) -> HttpResponse:
     """After a POST: a plain redirect, or HX-Redirect for an htmx request."""
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -56,11 +58,11 @@ def _own_profile(project: Project, name: str) -> ServiceProfile:
 
 
 def _step_url(profile: ServiceProfile, step: str) -> str:
-    return reverse("profile_step", args=[profile.project.name, profile.name, step])
+    return reverse("profiles:step", args=[profile.project.name, profile.name, step])
 
 
 def _view_url(profile: ServiceProfile) -> str:
-    return reverse("profile_view", args=[profile.project.name, profile.name])
+    return reverse("profiles:view", args=[profile.project.name, profile.name])
 
 
 # Home and lists ---------------------------------------------------------------------------
@@ -68,7 +70,7 @@ def _view_url(profile: ServiceProfile) -> str:
 
 @require_GET
 @access.admin_required
-def studio_home(request: HttpRequest, project: Project) -> HttpResponse:
+def studio_home(request: ProjectRequest, project: Project) -> HttpResponse:
     own = ServiceProfile.objects.editable_in(project)
     context = {
         "system_profiles": ServiceProfile.objects.system().select_related("project")[:4],
@@ -83,7 +85,7 @@ def studio_home(request: HttpRequest, project: Project) -> HttpResponse:
 
 @require_GET
 @access.admin_required
-def profile_list(request: HttpRequest, project: Project) -> HttpResponse:
+def profile_list(request: ProjectRequest, project: Project) -> HttpResponse:
     profiles = (
         ServiceProfile.objects.visible_to(project)
         .select_related("project")
@@ -92,7 +94,7 @@ def profile_list(request: HttpRequest, project: Project) -> HttpResponse:
     return _filtered_list(request, profiles, "profiles/profile_list.html")
 
 
-def _filtered_list(request: HttpRequest, profiles, template: str) -> HttpResponse:
+def _filtered_list(request: ProjectRequest, profiles, template: str) -> HttpResponse:
     """A list page: search, type filter and sort from the query string, then one page of it.
 
     Without a valid ``ordering`` the list is by unique name (then owner), so pages never
@@ -103,13 +105,13 @@ def _filtered_list(request: HttpRequest, profiles, template: str) -> HttpRespons
     if not (filters.is_bound and filters.form.is_valid() and filters.form.cleaned_data["ordering"]):
         queryset = queryset.order_by("name", "project__name")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"filters": filters, "page": page, "querystring": querystring_without_page(request)}
+    context = {"filters": filters, "page": page}
     return page_or_fragment(request, template, context)
 
 
 @require_GET
 @access.admin_required
-def system_profiles(request: HttpRequest, project: Project) -> HttpResponse:
+def system_profiles(request: ProjectRequest, project: Project) -> HttpResponse:
     profiles = ServiceProfile.objects.system().select_related(
         "project", "template_version__template"
     )
@@ -149,7 +151,7 @@ def _profile_details(profile: ServiceProfile, *, editable: bool) -> dict:
 
 @require_GET
 @access.admin_required
-def profile_view(request: HttpRequest, project: Project, name: str) -> HttpResponse:
+def profile_view(request: ProjectRequest, project: Project, name: str) -> HttpResponse:
     profile = _own_profile(project, name)
     context = _profile_details(profile, editable=True) | {"editable": True}
     return render(request, "profiles/profile_view.html", context)
@@ -158,7 +160,7 @@ def profile_view(request: HttpRequest, project: Project, name: str) -> HttpRespo
 @require_GET
 @access.admin_required
 def shared_profile_view(
-    request: HttpRequest, project: Project, owner: str, name: str
+    request: ProjectRequest, project: Project, owner: str, name: str
 ) -> HttpResponse:
     """A profile shared into the project: read-only, with where it comes from."""
     queryset = (
@@ -174,17 +176,8 @@ def shared_profile_view(
 # The wizard and the edit sections ---------------------------------------------------------
 
 
-def _advance(profile: ServiceProfile, step: str) -> str | None:
-    """Record that a draft got past ``step``; the next step, or None after the last."""
-    index = STEP_ORDER.index(step)
-    following = STEP_ORDER[index + 1] if index + 1 < len(STEP_ORDER) else None
-    if following and STEP_ORDER.index(profile.wizard_step) < index + 1:
-        profile.wizard_step = following
-    return following
-
-
 def _section_context(profile: ServiceProfile, step: str, title: str = "", **forms) -> dict:
-    reached = STEP_ORDER.index(profile.wizard_step) if profile.status == "draft" else 99
+    reached = STEPS.order_of(profile.wizard_step) if profile.status == STATUS.DRAFT else 99
     return {
         "profile": profile,
         "title": title or profile.display_name,
@@ -194,14 +187,14 @@ def _section_context(profile: ServiceProfile, step: str, title: str = "", **form
             for i, (value, label) in enumerate(STEPS.choices)
         ],
         "is_draft": profile.status == ServiceProfile.Status.DRAFT,
-        "is_last": step == STEP_ORDER[-1],
+        "is_last": STEPS.after(step) is None,
         **forms,
     }
 
 
 @require_http_methods(["GET", "POST"])
 @access.admin_required
-def profile_new(request: HttpRequest, project: Project) -> HttpResponse:
+def profile_new(request: ProjectRequest, project: Project) -> HttpResponse:
     """Wizard step 1: General. Saving creates the profile as a draft."""
     data = request.POST if request.method == "POST" else None
     form = GeneralForm(
@@ -235,7 +228,7 @@ def profile_new(request: HttpRequest, project: Project) -> HttpResponse:
     return render(request, "profiles/step_general.html", context, status=_status(form))
 
 
-def _template_initial(request: HttpRequest) -> dict:
+def _template_initial(request: ProjectRequest) -> dict:
     template = request.GET.get("environment_template")
     return {"environment_template": template} if template else {}
 
@@ -247,10 +240,10 @@ def _status(*forms) -> int:
 
 @require_http_methods(["GET", "POST"])
 @access.admin_required
-def profile_step(request: HttpRequest, project: Project, name: str, step: str) -> HttpResponse:
+def profile_step(request: ProjectRequest, project: Project, name: str, step: str) -> HttpResponse:
     """A wizard step for a draft, an edit section (Save Changes) for a ready profile."""
     profile = _own_profile(project, name)
-    if profile.status == ServiceProfile.Status.DRAFT and STEP_ORDER.index(step) > STEP_ORDER.index(
+    if profile.status == STATUS.DRAFT and STEPS.order_of(step) > STEPS.order_of(
         profile.wizard_step
     ):
         return redirect(_step_url(profile, profile.wizard_step))
@@ -263,45 +256,57 @@ def profile_step(request: HttpRequest, project: Project, name: str, step: str) -
     return handler(request, profile)
 
 
-def _save(
-    request: HttpRequest,
+def _saved(
+    request: ProjectRequest,
     profile: ServiceProfile,
     step: str,
-    revision_form,
-    apply,
+    revision_form: RevisionForm,
+    save,
     *,
-    action=None,
     saved: str,
+    **changes,
 ) -> HttpResponse | None:
-    """Save a valid section under the stale-edit check; the response, or None when refused."""
+    """Save a valid section through ``save`` (a ``services.save_*``) under the stale-edit check,
+    then say what happened; the response, or None when refused (the page shows why)."""
+    was_draft = profile.status == STATUS.DRAFT
     try:
-        services.save_section(
+        result = save(
             profile=profile,
             actor=request.user,
             expected_revision=revision_form.cleaned_data["revision"],
-            apply=apply,
-            action=action,
+            **changes,
         )
     except services.StaleEdit as stale:
         revision_form.add_error(None, str(stale))
         return None
-    if profile.status == ServiceProfile.Status.DRAFT:
-        following = STEP_ORDER[STEP_ORDER.index(step) + 1] if step != STEP_ORDER[-1] else None
-        if following and request.POST.get("then") == "exit":
-            messages.success(
-                request,
-                f"{saved} saved. {profile.name} stays a draft; continue with "
-                f"{STEPS(following).label} when you are ready.",
-            )
-            return _redirect(request, _view_url(profile))
-        if following:
-            messages.success(request, f"{saved} saved. Next: {STEPS(following).label}.")
-            return _redirect(request, _step_url(profile, following))
-    messages.success(request, f"{saved} saved (revision {profile.revision}).")
+    if result.new_version:
+        messages.info(
+            request,
+            f"Input Settings now follow {profile.template_version.name}: "
+            f"added {', '.join(result.inputs_added) or 'none'}; "
+            f"removed {', '.join(result.inputs_removed) or 'none'}"
+            + (
+                f"; outputs no longer declared: {', '.join(result.outputs_dropped)}."
+                if result.outputs_dropped
+                else "."
+            ),
+        )
+    following = STEPS.after(step) if was_draft else None
+    if following and request.POST.get("then") == "exit":
+        messages.success(
+            request,
+            f"{saved} saved. {profile.name} stays a draft; continue with "
+            f"{STEPS(following).label} when you are ready.",
+        )
+        return _redirect(request, _view_url(profile))
+    if following:
+        messages.success(request, f"{saved} saved. Next: {STEPS(following).label}.")
+        return _redirect(request, _step_url(profile, following))
+    messages.success(request, f"{saved} saved (revision {result.revision}).")
     return _redirect(request, _view_url(profile))
 
 
-def _general(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
+def _general(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     title = profile.display_name  # as stored: binding the form changes the instance
     form = GeneralForm(
@@ -314,24 +319,17 @@ def _general(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
     if request.htmx and request.htmx.trigger_name == "environment_template":
         return render(request, "profiles/step_general.html#version_field", {"form": form})
     revision = RevisionForm(data, initial={"revision": profile.revision})
-    previous_version = profile.template_version_id
     if request.method == "POST" and form.is_valid() and revision.is_valid():
-
-        def apply() -> None:
-            form.save()
-            _advance(profile, STEPS.GENERAL)
-            profile.save(update_fields=["wizard_step"])
-            if profile.template_version_id != previous_version:
-                added, removed = services.reconcile_inputs(profile=profile)
-                dropped = services.reconcile_outputs(profile=profile)
-                messages.info(
-                    request,
-                    f"Input Settings now follow {profile.template_version.name}: "
-                    f"added {', '.join(added) or 'none'}; removed {', '.join(removed) or 'none'}"
-                    + (f"; outputs no longer declared: {', '.join(dropped)}." if dropped else "."),
-                )
-
-        response = _save(request, profile, STEPS.GENERAL, revision, apply, saved="General")
+        changes = form_values(form, [field for field in form.Meta.fields if field != "name"])
+        response = _saved(
+            request,
+            profile,
+            STEPS.GENERAL,
+            revision,
+            services.save_general,
+            saved="General",
+            changes=changes,
+        )
         if response:
             return response
     context = _section_context(
@@ -348,7 +346,7 @@ def _conflict_or(revision_form: RevisionForm, *forms) -> int:
     return _status(revision_form, *forms)
 
 
-def _inputs(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
+def _inputs(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     variables = {v.name: v for v in profile.template_version.variables.all()}
     queryset = InputSetting.objects.filter(profile=profile).order_by("position", "name")
@@ -357,13 +355,15 @@ def _inputs(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
         form.instance.profile = profile
     revision = RevisionForm(data, initial={"revision": profile.revision})
     if request.method == "POST" and formset.is_valid() and revision.is_valid():
-
-        def apply() -> None:
-            formset.save()
-            _advance(profile, STEPS.INPUTS)
-            profile.save(update_fields=["wizard_step"])
-
-        response = _save(request, profile, STEPS.INPUTS, revision, apply, saved="Input Settings")
+        response = _saved(
+            request,
+            profile,
+            STEPS.INPUTS,
+            revision,
+            services.save_inputs,
+            saved="Input Settings",
+            inputs=formset.save(commit=False),
+        )
         if response:
             return response
     rows = [(form, variables.get(form.instance.name)) for form in formset.forms]
@@ -375,7 +375,7 @@ def _inputs(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
     )
 
 
-def _outputs(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
+def _outputs(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     declared = list(profile.template_version.outputs.all())
     shown = {o.name: o for o in profile.outputs.all()}
@@ -397,25 +397,26 @@ def _outputs(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
     formset = OutputFormSet(data, initial=initial, prefix="outputs", declared=declared)
     revision = RevisionForm(data, initial={"revision": profile.revision})
     if request.method == "POST" and formset.is_valid() and revision.is_valid():
-
-        def apply() -> None:
-            OutputSetting.objects.filter(profile=profile).delete()
-            OutputSetting.objects.bulk_create(
-                OutputSetting(
-                    profile=profile,
-                    name=row["name"],
-                    display_name=row["display_name"],
-                    description=row["description"],
-                    sensitive=row["sensitive"],
-                    position=row["position"] if row["position"] is not None else index,
-                )
-                for index, row in enumerate(formset.cleaned_data)
-                if row.get("show")
+        outputs = [
+            OutputSetting(
+                name=row["name"],
+                display_name=row["display_name"],
+                description=row["description"],
+                sensitive=row["sensitive"],
+                position=row["position"] if row["position"] is not None else index,
             )
-            _advance(profile, STEPS.OUTPUTS)
-            profile.save(update_fields=["wizard_step"])
-
-        response = _save(request, profile, STEPS.OUTPUTS, revision, apply, saved="Output Settings")
+            for index, row in enumerate(formset.cleaned_data)
+            if row.get("show")
+        ]
+        response = _saved(
+            request,
+            profile,
+            STEPS.OUTPUTS,
+            revision,
+            services.save_outputs,
+            saved="Output Settings",
+            outputs=outputs,
+        )
         if response:
             return response
     rows = list(zip(formset.forms, declared, strict=False))
@@ -427,27 +428,22 @@ def _outputs(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
     )
 
 
-def _sharing(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
+def _sharing(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = SharingForm(data, instance=profile)
     revision = RevisionForm(data, initial={"revision": profile.revision})
-    finishing = profile.status == ServiceProfile.Status.DRAFT
+    finishing = profile.status == STATUS.DRAFT
     if request.method == "POST" and form.is_valid() and revision.is_valid():
-
-        def apply() -> None:
-            form.save()
-            if finishing:
-                profile.status = ServiceProfile.Status.READY
-                profile.save(update_fields=["status"])
-
-        response = _save(
+        response = _saved(
             request,
             profile,
             STEPS.SHARING,
             revision,
-            apply,
-            action=None if finishing else ProfileEvent.Action.SHARING_CHANGED,
+            services.save_sharing,
             saved="Sharing" if not finishing else f"{profile.name} is ready; sharing",
+            sharing=form.cleaned_data["sharing"],
+            projects=form.cleaned_data["shared_with"],
+            finish=finishing,
         )
         if response:
             return response
@@ -462,7 +458,7 @@ def _sharing(request: HttpRequest, profile: ServiceProfile) -> HttpResponse:
 
 @require_POST
 @access.admin_required
-def readme_preview(request: HttpRequest, project: Project) -> HttpResponse:
+def readme_preview(request: ProjectRequest, project: Project) -> HttpResponse:
     """The readme as end users will see it, rendered by the catalog's own function; or why the
     readme field would refuse it."""
     text = request.POST.get("readme", "")[: 256 * 1024 + 1]
@@ -475,13 +471,13 @@ def readme_preview(request: HttpRequest, project: Project) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @access.admin_required
-def profile_delete(request: HttpRequest, project: Project, name: str) -> HttpResponse:
+def profile_delete(request: ProjectRequest, project: Project, name: str) -> HttpResponse:
     profile = _own_profile(project, name)
     form = ConfirmDeleteForm(request.POST if request.method == "POST" else None, profile=profile)
     if request.method == "POST" and form.is_valid():
         services.delete_profile(profile=profile, actor=request.user)
         messages.success(request, f"Deleted {name}. It is no longer available to anyone.")
-        return _redirect(request, reverse("profile_list", args=[project.name]))
+        return _redirect(request, reverse("profiles:list", args=[project.name]))
     return render(
         request,
         "profiles/profile_delete.html",
@@ -492,7 +488,7 @@ def profile_delete(request: HttpRequest, project: Project, name: str) -> HttpRes
 
 @require_http_methods(["GET", "POST"])
 @access.admin_required
-def profile_clone(request: HttpRequest, project: Project, name: str) -> HttpResponse:
+def profile_clone(request: ProjectRequest, project: Project, name: str) -> HttpResponse:
     source = get_object_or_404(
         ServiceProfile.objects.system(),
         name=name,

@@ -6,21 +6,41 @@ Errors are ``kind: Status`` documents naming each field by its document path::
      "message": "...", "details": {"causes": [{"field": "spec.inputs[0].value", "message": "..."}]}}
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db.models import QuerySet
 from django.http import Http404
+from django_filters import FilterSet
 from drf_spectacular import openapi
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from profiles.documents import API_VERSION, DocumentError
 from studio import access
-from studio.models import Project
+from studio.models import Project, Role
+
+API_VERSION = "paas.envmgmt.io/v1"
+
+
+class FieldErrors(Exception):
+    """A request refused field by field, answered 400: ``causes`` pairs each field (a document
+    path such as ``spec.inputs[0].value``, or a query parameter) with a message."""
+
+    message = "The request is invalid."
+
+    def __init__(self, causes: list[tuple[str, str]]) -> None:
+        self.causes = causes
+        super().__init__("; ".join(f"{path}: {message}" for path, message in causes))
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -88,8 +108,8 @@ def flatten(detail: Any, path: str = "") -> list[tuple[str, str]]:
 
 def handle_exception(exc, context) -> Response | None:
     """REST_FRAMEWORK's EXCEPTION_HANDLER: every error as one ``kind: Status`` document."""
-    if isinstance(exc, DocumentError):
-        return Response(status_document(400, "The document is invalid.", exc.causes), status=400)
+    if isinstance(exc, FieldErrors):
+        return Response(status_document(400, exc.message, exc.causes), status=400)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     if isinstance(exc, Http404):
@@ -258,6 +278,109 @@ class AutoSchema(openapi.AutoSchema):
         return responses
 
 
+# Lists ---------------------------------------------------------------------------------------
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+MAX_OFFSET = 1_000_000_000
+
+SEARCH = OpenApiParameter(
+    "q",
+    {"type": "string", "pattern": "^[^\\u0000]*$"},  # a NUL character is a 400
+    description="Words to find in name, display name, description.",
+)
+PAGING = [
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        description=f"At most this many items (1 to {MAX_LIMIT}).",
+    ),
+    OpenApiParameter(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+        description="Skip this many items.",
+    ),
+]
+
+
+def parameter_names(parameters: list[OpenApiParameter]) -> tuple[str, ...]:
+    """The names a view's ``query_parameters`` takes: those its schema documents."""
+    return tuple(parameter.name for parameter in parameters)
+
+
+def paging(request: Request) -> tuple[int, int]:
+    """``limit`` and ``offset`` from the query string; 400 naming the parameter when bad."""
+    values = {}
+    for name, default, low, high in [
+        ("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        ("offset", 0, 0, MAX_OFFSET),
+    ]:
+        raw = request.query_params.get(name, str(default))
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 12 and low <= int(raw) <= high):
+            raise serializers.ValidationError(
+                {name: [f"Give a whole number from {low} to {high:,}."]}
+            )
+        values[name] = int(raw)
+    return values["limit"], values["offset"]
+
+
+def choice_param(request: Request, name: str) -> str:
+    """A query parameter whose schema lists fixed values: present but empty is a 400 too
+    (django-filter would read it as no filter at all)."""
+    value = request.query_params.get(name)
+    if value == "":
+        raise serializers.ValidationError(
+            {name: ["Give one of the listed values, or leave the parameter out."]}
+        )
+    return value or ""
+
+
+def list_document(kind: str, items: list, count: int) -> dict:
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": {"count": count}, "items": items}
+
+
+class FilteredListView(ProjectAPIView):
+    """``GET``: one page of a filtered list, as a ``kind`` list document with the whole count.
+
+    The filter set is the one the HTML page uses; ``filter_parameters`` maps each query
+    parameter to its filter (those in ``choice_parameters`` take listed values only), and a
+    filter's errors come back under the parameter's name. Subclasses say what is listed
+    (:meth:`get_queryset`), in which order, and how a page of it reads (:meth:`documents`);
+    their schema goes on with ``extend_schema_view(get=...)``.
+    """
+
+    kind: ClassVar[str]
+    filterset_class: ClassVar[type[FilterSet]]
+    filter_parameters: ClassVar[dict[str, str]]
+    choice_parameters: ClassVar[tuple[str, ...]] = ()
+    ordering: ClassVar[tuple[str, ...]]
+
+    def get_queryset(self) -> QuerySet:
+        raise NotImplementedError
+
+    def documents(self, page: QuerySet) -> list[dict]:
+        raise NotImplementedError
+
+    def get(self, request: Request, project: str) -> Response:
+        limit, offset = paging(request)
+        data = {
+            field: choice_param(request, name)
+            if name in self.choice_parameters
+            else request.query_params.get(name, "")
+            for name, field in self.filter_parameters.items()
+        }
+        filters = self.filterset_class(data, queryset=self.get_queryset())
+        if not filters.is_valid():
+            names = {field: name for name, field in self.filter_parameters.items()}
+            raise serializers.ValidationError(
+                {names.get(field, field): errors for field, errors in filters.errors.items()}
+            )
+        queryset = filters.qs.order_by(*self.ordering)
+        count = queryset.count()
+        items = self.documents(queryset[offset : offset + limit])
+        return Response(list_document(self.kind, items, count))
+
+
 # Projects ------------------------------------------------------------------------------------
 
 
@@ -295,7 +418,7 @@ ProjectListSerializer = list_serializer(
             ),
             "status": inline_serializer(
                 "ProjectStatus",
-                fields={"role": serializers.ChoiceField(choices=["admin", "member"])},
+                fields={"role": serializers.ChoiceField(choices=Role.values)},
             ),
         },
     ),
@@ -311,14 +434,7 @@ class ProjectListView(StrictQueryMixin, APIView):
     def get(self, request):
         projects = access.projects_with_role(request.user).order_by("name")
         items = [project_document(p) for p in projects]
-        return Response(
-            {
-                "apiVersion": API_VERSION,
-                "kind": "ProjectList",
-                "metadata": {"count": len(items)},
-                "items": items,
-            }
-        )
+        return Response(list_document("ProjectList", items, len(items)))
 
 
 def project_document(project: Project) -> dict:

@@ -1,12 +1,14 @@
-"""What every list page shares: the page or just its htmx fragment, and its query string."""
+"""What every list page shares: the whole page, or just its htmx fragment."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
+from studio.http import HtmxRequest
+
 
 def page_or_fragment(
-    request: HttpRequest, template: str, context: dict, fragment: str = "results"
+    request: HtmxRequest, template: str, context: dict, fragment: str = "results"
 ) -> HttpResponse:
     """The whole page, or only ``template#fragment`` for an htmx request that swaps it in.
 
@@ -20,10 +22,3 @@ def page_or_fragment(
     response = render(request, name, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
-
-
-def querystring_without_page(request: HttpRequest) -> str:
-    """The current filters without the page number, for pagination and tab links."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()

@@ -3,17 +3,22 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
-from studio import access
 from studio.validators import RESOURCE_NAME_PATTERN, validate_resource_name
 
+# The project whose templates and profiles every project may use; superusers manage it.
 SYSTEM_CATALOG = "system-catalog"
 
 
 class ProjectQuerySet(models.QuerySet):
     def for_user(self, user) -> "ProjectQuerySet":
-        """The projects ``user`` may open (never the system catalog)."""
-        return self.filter(access.project_membership_q(user)).exclude(name=SYSTEM_CATALOG)
+        """The projects ``user`` may open: all but the system catalog for a superuser, those
+        they belong to for anyone else, none for anonymous or inactive users."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        projects = self.exclude(name=SYSTEM_CATALOG)
+        return projects if user.is_superuser else projects.filter(memberships__user=user)
 
     def pickable(self) -> "ProjectQuerySet":
         """Projects that may appear in pickers and lists: all but the system catalog."""
@@ -59,12 +64,17 @@ class Project(models.Model):
         return self.name == SYSTEM_CATALOG
 
 
+class Role(models.TextChoices):
+    """What a user may do in a project: admins work in its PaaS Studio, members use its catalog."""
+
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+
+
 class Membership(models.Model):
     """A user's role in one project."""
 
-    class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        MEMBER = "member", "Member"
+    Role = Role
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -82,7 +92,7 @@ class Membership(models.Model):
                 violation_error_message="This user already belongs to this project.",
             ),
             models.CheckConstraint(
-                condition=Q(role__in=["admin", "member"]),
+                condition=Q(role__in=Role.values),
                 name="%(app_label)s_%(class)s_role_valid",
                 violation_error_message="The role must be admin or member.",
             ),
@@ -150,3 +160,8 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def revoke(self) -> None:
+        """Stop the key from working, for good (the row stays, to show when it was revoked)."""
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])

@@ -1,58 +1,31 @@
-"""Pages of the tenancy core: where a user lands, and a project's overview."""
+"""Pages of the tenancy core: where a user lands, a project's members, personal API keys."""
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from profiles.models import EnvironmentTemplate, ServiceProfile, TemplateVersion
 from studio import access
+from studio.http import AuthedRequest, ProjectRequest
 from studio.models import ApiKey, Membership, Project
 
 
 @require_GET
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     """Send the user to their first project, or say plainly that they have none."""
     first = Project.objects.for_user(request.user).order_by("name").first()
     if first is None:
         return render(request, "studio/no_projects.html")
-    return redirect("project_home", project=first.name)
-
-
-@require_GET
-@access.member_required
-def project_home(request: HttpRequest, project: Project) -> HttpResponse:
-    """A project's overview: what it is, your role, and what it can build on."""
-    templates = (
-        EnvironmentTemplate.objects.available_to(project)
-        .select_related("project")
-        .prefetch_related(
-            Prefetch(
-                "versions",
-                queryset=TemplateVersion.objects.filter(state=TemplateVersion.State.ACTIVE),
-                to_attr="active_versions",
-            )
-        )
-        .order_by("name", "project__name")
-    )
-    context = {
-        "templates": templates,
-        "profile_count": ServiceProfile.objects.filter(project=project).count(),
-        "catalog_count": ServiceProfile.objects.in_catalog_of(project).count(),
-        "member_count": project.memberships.count(),
-    }
-    return render(request, "studio/project_home.html", context)
+    return redirect("catalog:overview", project=first.name)
 
 
 @require_GET
 @access.admin_required
-def project_members(request: HttpRequest, project: Project) -> HttpResponse:
+def project_members(request: ProjectRequest, project: Project) -> HttpResponse:
     """Who belongs to the project and with which role (admins only)."""
     memberships = (
         Membership.objects.filter(project=project)
@@ -72,7 +45,7 @@ class ApiKeyForm(forms.Form):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def api_keys(request: HttpRequest) -> HttpResponse:
+def api_keys(request: AuthedRequest) -> HttpResponse:
     """The user's API keys; a new key's token is shown once, in the response that creates it."""
     form = ApiKeyForm(request.POST or None)
     token = None
@@ -93,11 +66,10 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def api_key_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(
         ApiKey.objects.filter(user=request.user, revoked_at__isnull=True), pk=pk
     )
-    key.revoked_at = timezone.now()
-    key.save(update_fields=["revoked_at"])
+    key.revoke()
     messages.success(request, f"Revoked the API key “{key.name}”. Scripts using it now get 401.")
-    return redirect("api_keys")
+    return redirect("studio:api_keys")

@@ -10,8 +10,8 @@ from tests.factories import make_profile, make_project, make_template, make_user
 
 PROJECT_URLS = {
     # url name: minimum role
-    "project_home": "member",
-    "project_members": "admin",
+    "catalog:overview": "member",
+    "studio:members": "admin",
 }
 
 # user: {project: role}; superusers are admins everywhere, anyone else an outsider.
@@ -60,7 +60,7 @@ def test_anonymous_user_is_sent_to_login(client, projects, url_name, project):
 
 def test_outsider_404_does_not_name_the_project(client, carol, research):
     client.force_login(carol)
-    response = client.get(reverse("project_home", args=["research"]))
+    response = client.get(reverse("catalog:overview", args=["research"]))
     assert response.status_code == 404
     assert b"research" not in response.content.lower()
     assert b"Research" not in response.content
@@ -68,18 +68,18 @@ def test_outsider_404_does_not_name_the_project(client, carol, research):
 
 def test_member_gets_403_page_that_explains(client, bob):
     client.force_login(bob)
-    response = client.get(reverse("project_members", args=["research"]))
+    response = client.get(reverse("studio:members", args=["research"]))
     assert response.status_code == 403
     html = response.content.decode()
     assert "Only this project&#x27;s admins may open this page." in html
-    assert reverse("project_home", args=["research"]) in html  # back to this project
+    assert reverse("catalog:overview", args=["research"]) in html  # back to this project
 
 
 def test_inactive_user_is_treated_as_anonymous(client, alice):
     alice.is_active = False
     alice.save()
     client.force_login(alice)
-    response = client.get(reverse("project_home", args=["platform"]))
+    response = client.get(reverse("catalog:overview", args=["platform"]))
     assert response.status_code == 302
 
 

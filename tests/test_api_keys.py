@@ -52,7 +52,7 @@ def new_document(name: str = "from-a-script") -> dict:
 
 
 def test_the_api_keys_page_is_at_accounts_api_keys():
-    assert reverse("api_keys") == KEYS_URL
+    assert reverse("studio:api_keys") == KEYS_URL
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, db):
@@ -137,7 +137,7 @@ def test_a_user_sees_only_their_own_keys(alice_browser, dave):
 
 
 def revoke_url(key: ApiKey) -> str:
-    return reverse("api_key_revoke", args=[key.pk])
+    return reverse("studio:api_key_revoke", args=[key.pk])
 
 
 def test_a_revoked_key_gets_401(alice_browser):

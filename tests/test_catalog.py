@@ -21,11 +21,11 @@ from tests.factories import make_profile, make_project, make_template, make_user
 
 
 def catalog_url(project: str = "research") -> str:
-    return reverse("catalog", args=[project])
+    return reverse("catalog:list", args=[project])
 
 
 def detail_url(owner: str, name: str, project: str = "research") -> str:
-    return reverse("catalog_detail", args=[project, owner, name])
+    return reverse("catalog:detail", args=[project, owner, name])
 
 
 def shown(response) -> set[str]:
@@ -228,10 +228,10 @@ def shipped(system, notebook_version):
 
 @pytest.mark.parametrize("project", PROJECTS)
 @pytest.mark.parametrize("username", ["admin", *ROLES])
-@pytest.mark.parametrize("view", ["catalog", "catalog_detail"])
+@pytest.mark.parametrize("view", ["catalog:list", "catalog:detail"])
 def test_access_matrix(client, cast, shipped, view, username, project):
     client.force_login(cast[username])
-    args = [project] if view == "catalog" else [project, "system-catalog", "shipped"]
+    args = [project] if view == "catalog:list" else [project, "system-catalog", "shipped"]
     response = client.get(reverse(view, args=args))
     assert response.status_code == expected_status(username, project)
     if response.status_code == 404:
@@ -242,9 +242,9 @@ def test_access_matrix(client, cast, shipped, view, username, project):
             assert project.title() not in html
 
 
-@pytest.mark.parametrize("view", ["catalog", "catalog_detail"])
+@pytest.mark.parametrize("view", ["catalog:list", "catalog:detail"])
 def test_anonymous_users_go_to_the_login_page(client, projects, shipped, view):
-    args = ["research"] if view == "catalog" else ["research", "system-catalog", "shipped"]
+    args = ["research"] if view == "catalog:list" else ["research", "system-catalog", "shipped"]
     url = reverse(view, args=args)
     response = client.get(url)
     assert response.status_code == 302
@@ -252,10 +252,10 @@ def test_anonymous_users_go_to_the_login_page(client, projects, shipped, view):
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
-@pytest.mark.parametrize("view", ["catalog", "catalog_detail"])
+@pytest.mark.parametrize("view", ["catalog:list", "catalog:detail"])
 def test_the_catalog_is_read_only(client, bob, shipped, view, method):
     client.force_login(bob)
-    args = ["research"] if view == "catalog" else ["research", "system-catalog", "shipped"]
+    args = ["research"] if view == "catalog:list" else ["research", "system-catalog", "shipped"]
     response = getattr(client, method)(reverse(view, args=args))
     assert response.status_code == 405
     assert ServiceProfile.objects.filter(name="shipped").exists()
@@ -268,7 +268,7 @@ def test_the_left_menu_marks_the_catalog_for_a_member(client, bob, projects):
         r'<a class="nav-link active" href="/projects/research/catalog/"\s+aria-current="page">',
         html,
     )
-    assert reverse("studio_home", args=["research"]) not in html  # members have no Studio
+    assert reverse("profiles:studio_home", args=["research"]) not in html  # members have no Studio
 
 
 # Cards -------------------------------------------------------------------------------------------

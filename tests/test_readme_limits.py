@@ -325,7 +325,7 @@ def ready(platform, notebook_version, alice):
 def general(request, logged_in, ready, notebook_version) -> tuple[str, dict]:
     """The General step's URL and a valid body: creating a profile, or editing ``ready``."""
     if request.param == "new":
-        url = reverse("profile_new", args=["platform"])
+        url = reverse("profiles:new", args=["platform"])
         return url, new_profile_body(notebook_version, name="fresh-notebook")
     url = step_url(ready, "general")
     return url, page_body(logged_in.get(url))
@@ -343,7 +343,7 @@ def test_the_general_step_shows_the_nesting_message_at_the_readme(production, lo
 
 
 def preview(client, text: str):
-    return client.post(reverse("readme_preview", args=["platform"]), {"readme": text})
+    return client.post(reverse("profiles:readme_preview", args=["platform"]), {"readme": text})
 
 
 def test_the_preview_shows_the_nesting_message_instead_of_a_500(production, logged_in, platform):

@@ -13,9 +13,8 @@ from profiles.rules import (
     setting_problems,
     sharing_problems,
     tightening_problems,
-    validate_version_name,
-    version_problems,
 )
+from profiles.validators import validate_version_name
 from studio.models import Project
 from tests.factories import make_template
 
@@ -547,43 +546,43 @@ def test_sharing_without_an_owner_skips_the_owner_check(platform):
     assert sharing_problems(owner=None, sharing="selected", projects=[platform]) == {}
 
 
-# version_problems ----------------------------------------------------------------------------
+# version_problems, through TemplateVersion.problems_in -------------------------------------
 
 
 def test_active_version_of_a_system_catalog_template_is_available_to_every_project(
     notebook_version, research
 ):
-    assert version_problems(research, notebook_version) == {}
+    assert notebook_version.problems_in(research) == {}
 
 
 def test_active_version_of_the_projects_own_template_has_no_problems(research):
     version = make_template(research, "own-template")
-    assert version_problems(research, version) == {}
+    assert version.problems_in(research) == {}
 
 
 def test_system_catalog_template_is_available_even_when_not_shared(system, finance):
     version = make_template(system, "private-base", sharing="none")
-    assert version_problems(finance, version) == {}
+    assert version.problems_in(finance) == {}
 
 
 def test_template_of_another_project_that_is_not_shared_is_a_template_version_problem(
     platform, research
 ):
     version = make_template(platform, "platform-only")
-    assert version_problems(research, version) == {
+    assert version.problems_in(research) == {
         "template_version": ["The template “platform-only” is not available to project research."]
     }
 
 
 def test_template_shared_with_all_projects_is_available(platform, finance):
     version = make_template(platform, "shared-base", sharing="all")
-    assert version_problems(finance, version) == {}
+    assert version.problems_in(finance) == {}
 
 
 def test_template_shared_with_selected_projects_is_available_to_them(platform, research):
     version = make_template(platform, "for-research", sharing="selected")
     version.template.shared_with.add(research)
-    assert version_problems(research, version) == {}
+    assert version.problems_in(research) == {}
 
 
 def test_template_shared_with_selected_projects_is_not_available_to_others(
@@ -591,7 +590,7 @@ def test_template_shared_with_selected_projects_is_not_available_to_others(
 ):
     version = make_template(platform, "for-research", sharing="selected")
     version.template.shared_with.add(research)
-    assert version_problems(finance, version) == {
+    assert version.problems_in(finance) == {
         "template_version": ["The template “for-research” is not available to project finance."]
     }
 
@@ -603,7 +602,7 @@ def test_template_no_longer_shared_is_not_available_through_its_old_project_list
     version.template.shared_with.add(research)
     version.template.sharing = "none"
     version.template.save()
-    assert list(version_problems(research, version)) == ["template_version"]
+    assert list(version.problems_in(research)) == ["template_version"]
 
 
 @pytest.mark.parametrize("state", ["draft", "disabled"])
@@ -613,7 +612,7 @@ def test_version_that_is_not_active_is_a_template_version_problem_naming_its_sta
     version = make_template(notebook_version.template.project, "jupyter-notebook", version="v2")
     version.state = state
     version.save()
-    assert version_problems(research, version) == {
+    assert version.problems_in(research) == {
         "template_version": [
             f"Version v2 of jupyter-notebook is {state}; choose an active version."
         ]
@@ -622,7 +621,7 @@ def test_version_that_is_not_active_is_a_template_version_problem_naming_its_sta
 
 def test_unavailable_template_is_reported_before_its_version_state(platform, research):
     version = make_template(platform, "platform-drafts", state="draft")
-    assert version_problems(research, version) == {
+    assert version.problems_in(research) == {
         "template_version": ["The template “platform-drafts” is not available to project research."]
     }
 

@@ -36,7 +36,7 @@ class StudioUrl:
 
     @property
     def id(self) -> str:
-        return "-".join([self.name, *self.args[-1:]]) if self.name == "profile_step" else self.name
+        return "-".join([self.name, *self.args[-1:]]) if self.name == "profiles:step" else self.name
 
     def url(self, project: str) -> str:
         return reverse(self.name, args=[project, *self.args])
@@ -44,25 +44,26 @@ class StudioUrl:
 
 FORM = {"GET": 200, "POST": 400}
 STUDIO_URLS = [
-    StudioUrl("studio_home"),
-    StudioUrl("profile_list"),
-    StudioUrl("profile_new", admin=FORM),
-    StudioUrl("profile_view", ("team-notebook",)),
-    StudioUrl("profile_delete", ("team-notebook",), admin=FORM),
+    StudioUrl("profiles:studio_home"),
+    StudioUrl("profiles:list"),
+    StudioUrl("profiles:new", admin=FORM),
+    StudioUrl("profiles:view", ("team-notebook",)),
+    StudioUrl("profiles:delete", ("team-notebook",), admin=FORM),
     *[
-        StudioUrl("profile_step", ("team-notebook", step), admin=FORM)
+        StudioUrl("profiles:step", ("team-notebook", step), admin=FORM)
         for step in ServiceProfile.Step
     ],
-    StudioUrl("shared_profile_view", ("system-catalog", "jupyter-notebook")),
-    StudioUrl("system_profiles"),
-    StudioUrl("profile_clone", ("jupyter-notebook",), admin=FORM),
-    StudioUrl("readme_preview", admin={"POST": 200}),
+    StudioUrl("profiles:shared", ("system-catalog", "jupyter-notebook")),
+    StudioUrl("profiles:system"),
+    StudioUrl("profiles:clone", ("jupyter-notebook",), admin=FORM),
+    StudioUrl("profiles:readme_preview", admin={"POST": 200}),
 ]
 
 
 def test_every_studio_url_name_is_in_the_matrix():
-    assert {p.name for p in studio_urls.urlpatterns} == {u.name for u in STUDIO_URLS}
-    assert {u.args[-1] for u in STUDIO_URLS if u.name == "profile_step"} == set(
+    names = {f"{studio_urls.app_name}:{p.name}" for p in studio_urls.urlpatterns}
+    assert names == {u.name for u in STUDIO_URLS}
+    assert {u.args[-1] for u in STUDIO_URLS if u.name == "profiles:step"} == set(
         ServiceProfile.Step.values
     )
 
@@ -187,21 +188,21 @@ def test_outsider_404_does_not_name_the_project(client, studio, studio_url, meth
 
 def test_outsider_cannot_tell_a_real_profile_from_a_missing_one(client, studio):
     client.force_login(studio["carol"])
-    real = client.get(reverse("profile_view", args=["research", "team-notebook"]))
-    missing = client.get(reverse("profile_view", args=["research", "no-such-profile"]))
+    real = client.get(reverse("profiles:view", args=["research", "team-notebook"]))
+    missing = client.get(reverse("profiles:view", args=["research", "no-such-profile"]))
     assert real.status_code == missing.status_code == 404
     assert real.templates[0].name == missing.templates[0].name == "404.html"
 
 
 def test_member_403_explains_that_studio_is_for_admins(client, studio):
     client.force_login(studio["bob"])
-    response = client.get(reverse("studio_home", args=["research"]))
+    response = client.get(reverse("profiles:studio_home", args=["research"]))
     assert response.status_code == 403
     assert "Only this project&#x27;s admins may open this page." in response.content.decode()
 
 
 def test_readme_preview_get_is_405_for_everyone(client, studio):
-    url = reverse("readme_preview", args=["platform"])
+    url = reverse("profiles:readme_preview", args=["platform"])
     assert client.get(url).status_code == 405
     client.force_login(studio["alice"])
     assert client.get(url).status_code == 405
@@ -209,12 +210,12 @@ def test_readme_preview_get_is_405_for_everyone(client, studio):
 
 def test_admin_post_to_a_read_only_studio_page_is_405(client, studio):
     client.force_login(studio["alice"])
-    assert client.post(reverse("profile_list", args=["platform"])).status_code == 405
+    assert client.post(reverse("profiles:list", args=["platform"])).status_code == 405
 
 
 def test_superuser_does_not_open_the_system_catalog_as_a_project(client, studio):
     client.force_login(studio["admin"])
-    assert client.get(reverse("profile_list", args=["system-catalog"])).status_code == 404
+    assert client.get(reverse("profiles:list", args=["system-catalog"])).status_code == 404
 
 
 # A profile shared into a project is read-only there -------------------------------------------
@@ -237,11 +238,11 @@ def shared_in(cast, platform, research, notebook_version):
 
 
 CHANGE_URLS = [
-    ("profile_view", (), "GET"),
-    ("profile_delete", (), "GET"),
-    ("profile_delete", (), "POST"),
+    ("profiles:view", (), "GET"),
+    ("profiles:delete", (), "GET"),
+    ("profiles:delete", (), "POST"),
     *[
-        ("profile_step", (step,), method)
+        ("profiles:step", (step,), method)
         for step in ServiceProfile.Step
         for method in ["GET", "POST"]
     ],
@@ -272,9 +273,9 @@ def test_posts_from_an_admin_shared_into_change_nothing(client, cast, shared_in,
         ("general", {"display_name": "Hijacked", "revision": 1}),
         ("sharing", {"sharing": "all", "revision": 1}),
     ]:
-        client.post(reverse("profile_step", args=["research", "shared-notebook", step]), body)
+        client.post(reverse("profiles:step", args=["research", "shared-notebook", step]), body)
     client.post(
-        reverse("profile_delete", args=["research", "shared-notebook"]),
+        reverse("profiles:delete", args=["research", "shared-notebook"]),
         {"confirm": "shared-notebook"},
     )
     shared_in.refresh_from_db()
@@ -289,7 +290,7 @@ def test_posts_from_an_admin_shared_into_change_nothing(client, cast, shared_in,
 def test_admin_of_a_project_shared_into_sees_it_read_only(client, cast, shared_in):
     client.force_login(cast["dave"])
     response = client.get(
-        reverse("shared_profile_view", args=["research", "platform", "shared-notebook"])
+        reverse("profiles:shared", args=["research", "platform", "shared-notebook"])
     )
     assert response.status_code == 200
     assert response.context["profile"] == shared_in
@@ -313,20 +314,20 @@ def test_shared_profile_view_refuses_what_is_not_shared_into_the_project(
         ("research", "shared-notebook"),
         ("finance", "shared-notebook"),
     ]:
-        url = reverse("shared_profile_view", args=["research", owner, name])
+        url = reverse("profiles:shared", args=["research", owner, name])
         assert client.get(url).status_code == 404, url
 
 
 def test_own_profile_is_not_shown_through_the_shared_view(client, cast, shared_in):
     client.force_login(cast["alice"])
-    url = reverse("shared_profile_view", args=["platform", "platform", "shared-notebook"])
+    url = reverse("profiles:shared", args=["platform", "platform", "shared-notebook"])
     assert client.get(url).status_code == 404
 
 
 def test_only_system_profiles_can_be_cloned(client, cast, shared_in):
     client.force_login(cast["dave"])
     response = client.post(
-        reverse("profile_clone", args=["research", "shared-notebook"]), {"name": "mine"}
+        reverse("profiles:clone", args=["research", "shared-notebook"]), {"name": "mine"}
     )
     assert response.status_code == 404
     assert not ServiceProfile.objects.filter(name="mine").exists()

@@ -99,7 +99,7 @@ class Page:
 @pytest.fixture(params=["new", "edit"])
 def general(request, logged_in, ready, notebook_version) -> Page:
     if request.param == "new":
-        url = reverse("profile_new", args=["platform"])
+        url = reverse("profiles:new", args=["platform"])
         body = new_profile_body(notebook_version, name="fresh-notebook")
     else:
         url = step_url(ready, "general")
@@ -109,7 +109,7 @@ def general(request, logged_in, ready, notebook_version) -> Page:
 
 @pytest.fixture
 def new_profile(logged_in, ready, notebook_version) -> Page:
-    url = reverse("profile_new", args=["platform"])
+    url = reverse("profiles:new", args=["platform"])
     body = new_profile_body(notebook_version, name="fresh-notebook")
     return Page(logged_in, url, body, database_state())
 
@@ -383,7 +383,7 @@ def test_an_unknown_service_type_is_refused(general):
 
 
 def test_a_page_opened_with_a_bad_template_in_the_query_does_not_fail(logged_in, ready):
-    for url in [reverse("profile_new", args=["platform"]), step_url(ready, "general")]:
+    for url in [reverse("profiles:new", args=["platform"]), step_url(ready, "general")]:
         assert logged_in.get(url, {"environment_template": "abc"}).status_code == 200
 
 
@@ -773,7 +773,7 @@ def test_an_inputs_formset_with_an_extra_row_is_refused(inputs):
 
 
 def delete_url() -> str:
-    return reverse("profile_delete", args=["platform", "team-notebook"])
+    return reverse("profiles:delete", args=["platform", "team-notebook"])
 
 
 @pytest.mark.parametrize("typed", ["team-notebok", "Team-Notebook", "", "x" * 500])
@@ -798,7 +798,7 @@ def system_profile(system, notebook_version):
 
 
 def clone_url() -> str:
-    return reverse("profile_clone", args=["platform", "jupyter-notebook"])
+    return reverse("profiles:clone", args=["platform", "jupyter-notebook"])
 
 
 def test_an_empty_clone_post_is_refused_with_a_message(logged_in, system_profile):
@@ -836,7 +836,7 @@ def test_cloning_a_system_profile_under_its_own_name_is_fine(logged_in, system_p
 def test_cloning_a_draft_system_profile_is_404(logged_in, system, notebook_version):
     make_profile(system, "unfinished", version=notebook_version)
     response = logged_in.post(
-        reverse("profile_clone", args=["platform", "unfinished"]), {"name": "mine"}
+        reverse("profiles:clone", args=["platform", "unfinished"]), {"name": "mine"}
     )
     assert response.status_code == 404
 

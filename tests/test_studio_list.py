@@ -48,7 +48,7 @@ def bulk_profiles(project, names, version, **fields) -> None:
 
 
 def list_url(project: str = "platform") -> str:
-    return reverse("profile_list", args=[project])
+    return reverse("profiles:list", args=[project])
 
 
 def listed(response) -> list[str]:
@@ -108,10 +108,13 @@ def test_the_actions_menu_of_an_own_profile(logged_in, three):
     row = table_row(logged_in.get(list_url()).content.decode(), "alpha-notebook")
     actions = re.findall(r'class="dropdown-item[^"]*" href="([^"]+)".*?</i> ([^<]+)</a>', row)
     assert actions == [
-        (reverse("profile_view", args=["platform", "alpha-notebook"]), "View"),
-        (reverse("profile_step", args=["platform", "alpha-notebook", "general"]), "Edit"),
-        (reverse("profile_step", args=["platform", "alpha-notebook", "sharing"]), "Manage Sharing"),
-        (reverse("profile_delete", args=["platform", "alpha-notebook"]), "Delete"),
+        (reverse("profiles:view", args=["platform", "alpha-notebook"]), "View"),
+        (reverse("profiles:step", args=["platform", "alpha-notebook", "general"]), "Edit"),
+        (
+            reverse("profiles:step", args=["platform", "alpha-notebook", "sharing"]),
+            "Manage Sharing",
+        ),
+        (reverse("profiles:delete", args=["platform", "alpha-notebook"]), "Delete"),
     ]
 
 
@@ -140,7 +143,7 @@ def test_a_search_without_matches_says_so(logged_in, three):
 def test_an_empty_project_invites_to_create_or_clone(logged_in, db):
     html = logged_in.get(list_url()).content.decode()
     assert "No service profiles yet" in html
-    assert reverse("system_profiles", args=["platform"]) in html
+    assert reverse("profiles:system", args=["platform"]) in html
 
 
 def test_service_type_filter(logged_in, three):
@@ -302,9 +305,7 @@ def test_a_shared_in_profile_shows_its_source_and_only_a_view_action(client, dav
     assert "from Platform" in row
     assert "Shared with this project" in row
     actions = re.findall(r'class="dropdown-item[^"]*" href="([^"]+)"', row)
-    assert actions == [
-        reverse("shared_profile_view", args=["research", "platform", "shared-notebook"])
-    ]
+    assert actions == [reverse("profiles:shared", args=["research", "platform", "shared-notebook"])]
     assert "Edit" not in row and "Delete" not in row and "Manage Sharing" not in row
 
 
@@ -352,28 +353,27 @@ def system_listed(response) -> list[str]:
 
 
 def test_system_profiles_lists_ready_system_profiles_only(logged_in, catalog):
-    response = logged_in.get(reverse("system_profiles", args=["platform"]))
+    response = logged_in.get(reverse("profiles:system", args=["platform"]))
     assert system_listed(response) == ["jupyter-notebook", "vllm-inference"]
 
 
 def test_each_system_profile_offers_clone_and_view(logged_in, catalog):
-    html = logged_in.get(reverse("system_profiles", args=["platform"])).content.decode()
-    assert reverse("profile_clone", args=["platform", "jupyter-notebook"]) in html
+    html = logged_in.get(reverse("profiles:system", args=["platform"])).content.decode()
+    assert reverse("profiles:clone", args=["platform", "jupyter-notebook"]) in html
     assert (
-        reverse("shared_profile_view", args=["platform", "system-catalog", "jupyter-notebook"])
-        in html
+        reverse("profiles:shared", args=["platform", "system-catalog", "jupyter-notebook"]) in html
     )
 
 
 def test_system_profiles_search_and_filter(logged_in, catalog):
-    url = reverse("system_profiles", args=["platform"])
+    url = reverse("profiles:system", args=["platform"])
     assert system_listed(logged_in.get(url, {"q": "gpus"})) == ["jupyter-notebook"]
     assert system_listed(logged_in.get(url, {"service_type": "inference"})) == ["vllm-inference"]
 
 
 def test_system_profiles_htmx_gets_the_results_fragment(logged_in, catalog):
     response = logged_in.get(
-        reverse("system_profiles", args=["platform"]), headers={"HX-Request": "true"}
+        reverse("profiles:system", args=["platform"]), headers={"HX-Request": "true"}
     )
     html = response.content.decode()
     assert "<html" not in html
@@ -382,7 +382,7 @@ def test_system_profiles_htmx_gets_the_results_fragment(logged_in, catalog):
 
 def test_studio_home_shows_system_profiles_and_recent_own_ones(logged_in, catalog, platform):
     make_profile(platform, "own-draft", version=ServiceProfile.objects.first().template_version)
-    response = logged_in.get(reverse("studio_home", args=["platform"]))
+    response = logged_in.get(reverse("profiles:studio_home", args=["platform"]))
     html = response.content.decode()
     assert [p.name for p in response.context["system_profiles"]] == [
         "jupyter-notebook",
@@ -415,7 +415,7 @@ def queries_for(client, url: str, headers: dict | None = None) -> int:
     return len(queries)
 
 
-@pytest.mark.parametrize("url_name", ["profile_list", "studio_home"])
+@pytest.mark.parametrize("url_name", ["profiles:list", "profiles:studio_home"])
 def test_studio_lists_run_the_same_queries_for_3_and_60_profiles(
     logged_in, platform, finance, system, version, url_name
 ):
@@ -436,7 +436,7 @@ def test_the_htmx_list_runs_the_same_queries_for_3_and_60_profiles(
 
 
 def test_system_profiles_run_the_same_queries_for_3_and_60_profiles(logged_in, system, version):
-    url = reverse("system_profiles", args=["platform"])
+    url = reverse("profiles:system", args=["platform"])
     bulk_profiles(system, [f"s-{i:03}" for i in range(3)], version, status="ready")
     with_three = queries_for(logged_in, url)
     bulk_profiles(system, [f"s-{i:03}" for i in range(3, 60)], version, status="ready")

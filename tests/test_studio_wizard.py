@@ -21,7 +21,7 @@ from tests.factories import make_profile, make_template, make_user, make_variabl
 
 SECRET = "hf_template_secret"  # the default of notebook_version's sensitive ``hf_token``
 
-# Every test that gets as far as saving a section (services.save_section) carries this mark.
+# Every test that gets as far as saving a section (services.save_*) carries this mark.
 
 # Building what a browser posts ------------------------------------------------------------
 
@@ -98,11 +98,11 @@ def row_errors(response, name: str) -> dict:
 
 
 def step_url(profile: ServiceProfile, step: str) -> str:
-    return reverse("profile_step", args=[profile.project.name, profile.name, step])
+    return reverse("profiles:step", args=[profile.project.name, profile.name, step])
 
 
 def view_url(profile: ServiceProfile) -> str:
-    return reverse("profile_view", args=[profile.project.name, profile.name])
+    return reverse("profiles:view", args=[profile.project.name, profile.name])
 
 
 def open_step(client, profile: ServiceProfile, step: str):
@@ -169,7 +169,7 @@ def logged_in(client, alice):
 
 
 def test_new_profile_page_is_step_one_of_four_with_save_and_continue(logged_in):
-    response = logged_in.get(reverse("profile_new", args=["platform"]))
+    response = logged_in.get(reverse("profiles:new", args=["platform"]))
     html = response.content.decode()
     assert response.status_code == 200
     assert [s["label"] for s in response.context["steps"]] == [
@@ -183,7 +183,7 @@ def test_new_profile_page_is_step_one_of_four_with_save_and_continue(logged_in):
 
 
 def test_general_fields_carry_the_spec_words_as_real_labels(logged_in):
-    html = logged_in.get(reverse("profile_new", args=["platform"])).content.decode()
+    html = logged_in.get(reverse("profiles:new", args=["platform"])).content.decode()
     labels = {
         field: " ".join(text.split())
         for field, text in re.findall(r'<label[^>]*\bfor="id_([\w-]+)"[^>]*>([^<]*)', html)
@@ -212,7 +212,7 @@ def test_creating_saves_a_draft_at_revision_one_and_opens_input_settings(
     logged_in, alice, notebook_version
 ):
     response = logged_in.post(
-        reverse("profile_new", args=["platform"]), new_profile_body(notebook_version)
+        reverse("profiles:new", args=["platform"]), new_profile_body(notebook_version)
     )
     profile = ServiceProfile.objects.get(project__name="platform", name="team-notebook")
     assert response.status_code == 302
@@ -233,7 +233,7 @@ def test_creating_saves_a_draft_at_revision_one_and_opens_input_settings(
 
 def test_htmx_create_answers_with_hx_redirect(logged_in, notebook_version):
     response = logged_in.post(
-        reverse("profile_new", args=["platform"]),
+        reverse("profiles:new", args=["platform"]),
         new_profile_body(notebook_version),
         headers={"HX-Request": "true"},
     )
@@ -256,7 +256,7 @@ def test_labels_annotations_and_extra_config_are_saved_as_dicts_without_empty_ro
             "extra_config-value": ["", "https://pypi.example.com/simple"],
         },
     )
-    logged_in.post(reverse("profile_new", args=["platform"]), body)
+    logged_in.post(reverse("profiles:new", args=["platform"]), body)
     profile = ServiceProfile.objects.get(name="team-notebook")
     assert profile.labels == {"team": "ml", "example.com/tier": "gold"}
     assert profile.annotations == {"owner": "ml-platform@example.com"}
@@ -265,14 +265,14 @@ def test_labels_annotations_and_extra_config_are_saved_as_dicts_without_empty_ro
 
 def test_a_label_with_an_empty_value_is_kept(logged_in, notebook_version):
     body = new_profile_body(notebook_version, **{"labels-key": ["gpu"], "labels-value": [""]})
-    logged_in.post(reverse("profile_new", args=["platform"]), body)
+    logged_in.post(reverse("profiles:new", args=["platform"]), body)
     assert ServiceProfile.objects.get(name="team-notebook").labels == {"gpu": ""}
 
 
 def test_the_same_name_may_be_used_in_another_project(logged_in, research, notebook_version, dave):
     make_profile(research, "team-notebook", version=notebook_version)
     response = logged_in.post(
-        reverse("profile_new", args=["platform"]), new_profile_body(notebook_version)
+        reverse("profiles:new", args=["platform"]), new_profile_body(notebook_version)
     )
     assert response.status_code == 302
     assert ServiceProfile.objects.filter(name="team-notebook").count() == 2
@@ -297,7 +297,7 @@ def test_choosing_a_template_returns_only_the_version_field_with_active_versions
     logged_in, versions
 ):
     response = logged_in.get(
-        reverse("profile_new", args=["platform"]),
+        reverse("profiles:new", args=["platform"]),
         {"environment_template": versions.pk},
         headers=HTMX_REFRESH,
     )
@@ -329,7 +329,7 @@ def test_the_version_refresh_offers_nothing_for_a_template_not_available(
 ):
     elsewhere = make_template(research, "research-only")
     response = logged_in.get(
-        reverse("profile_new", args=["platform"]),
+        reverse("profiles:new", args=["platform"]),
         {"environment_template": elsewhere.template_id},
         headers=HTMX_REFRESH,
     )
@@ -340,7 +340,7 @@ def test_the_version_refresh_offers_nothing_for_a_template_not_available(
 @pytest.mark.parametrize("value", ["abc", "", "999999", "1.5"])
 def test_the_version_refresh_with_a_bad_template_id_offers_nothing(logged_in, db, value):
     response = logged_in.get(
-        reverse("profile_new", args=["platform"]),
+        reverse("profiles:new", args=["platform"]),
         {"environment_template": value},
         headers=HTMX_REFRESH,
     )
@@ -350,7 +350,7 @@ def test_the_version_refresh_with_a_bad_template_id_offers_nothing(logged_in, db
 
 def test_a_version_refresh_post_saves_nothing(logged_in, notebook_version):
     response = logged_in.post(
-        reverse("profile_new", args=["platform"]),
+        reverse("profiles:new", args=["platform"]),
         new_profile_body(notebook_version),
         headers=HTMX_REFRESH,
     )
@@ -393,7 +393,7 @@ def test_sharing_step_saves_and_finishes_the_wizard(logged_in, draft, research):
 
 def test_the_whole_wizard_through_the_pages(logged_in, notebook_version):
     response = logged_in.post(
-        reverse("profile_new", args=["platform"]), new_profile_body(notebook_version)
+        reverse("profiles:new", args=["platform"]), new_profile_body(notebook_version)
     )
     for expected_next in ["outputs", "sharing"]:
         page = logged_in.get(response["Location"])
@@ -464,13 +464,13 @@ def test_a_drafts_view_page_continues_at_the_step_it_stopped(logged_in, draft):
 def test_the_lists_continue_link_goes_to_the_step_a_draft_stopped(logged_in, draft):
     draft.wizard_step = "outputs"
     draft.save()
-    html = logged_in.get(reverse("profile_list", args=["platform"])).content.decode()
+    html = logged_in.get(reverse("profiles:list", args=["platform"])).content.decode()
     assert f'href="{step_url(draft, "outputs")}"' in html
     assert "Continue" in html
 
 
 def test_the_lists_edit_link_of_a_ready_profile_opens_general(logged_in, ready):
-    html = logged_in.get(reverse("profile_list", args=["platform"])).content.decode()
+    html = logged_in.get(reverse("profiles:list", args=["platform"])).content.decode()
     assert f'href="{step_url(ready, "general")}"' in html
 
 
@@ -697,7 +697,7 @@ def test_no_section_page_shows_the_secret(logged_in, ready, step):
 
 
 def test_lists_and_home_do_not_show_the_secret(logged_in, ready):
-    for name in ["profile_list", "studio_home", "system_profiles"]:
+    for name in ["profiles:list", "profiles:studio_home", "profiles:system"]:
         assert SECRET not in logged_in.get(reverse(name, args=["platform"])).content.decode()
 
 
@@ -749,7 +749,7 @@ def test_a_secret_typed_into_a_row_newly_marked_sensitive_is_stored_encrypted(lo
 
 
 def delete_url(profile: ServiceProfile) -> str:
-    return reverse("profile_delete", args=[profile.project.name, profile.name])
+    return reverse("profiles:delete", args=[profile.project.name, profile.name])
 
 
 def test_delete_page_asks_to_type_the_unique_name(logged_in, ready):
@@ -775,7 +775,7 @@ def test_delete_with_the_right_name_removes_it_everywhere(
     ready.save()
     response = logged_in.post(delete_url(ready), {"confirm": "team-notebook"})
     assert response.status_code == 302
-    assert response["Location"] == reverse("profile_list", args=["platform"])
+    assert response["Location"] == reverse("profiles:list", args=["platform"])
     for queryset in [
         ServiceProfile.objects.all(),
         ServiceProfile.objects.visible_to(platform),
@@ -832,7 +832,7 @@ def system_profile(system, notebook_version):
 
 
 def clone_url(project: str, name: str = "jupyter-notebook") -> str:
-    return reverse("profile_clone", args=[project, name])
+    return reverse("profiles:clone", args=[project, name])
 
 
 def test_clone_page_offers_the_source_name(logged_in, system_profile):
@@ -883,7 +883,7 @@ def test_clone_leaves_the_system_profile_alone(logged_in, system_profile):
 
 def test_readme_preview_renders_sanitized_markdown(logged_in, db):
     response = logged_in.post(
-        reverse("readme_preview", args=["platform"]),
+        reverse("profiles:readme_preview", args=["platform"]),
         {"readme": "# Hello\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1))"},
     )
     html = response.content.decode()
@@ -895,13 +895,13 @@ def test_readme_preview_renders_sanitized_markdown(logged_in, db):
 
 
 def test_readme_preview_of_nothing_says_so(logged_in, db):
-    response = logged_in.post(reverse("readme_preview", args=["platform"]), {})
+    response = logged_in.post(reverse("profiles:readme_preview", args=["platform"]), {})
     assert "Nothing to preview yet." in response.content.decode()
 
 
 def test_readme_preview_of_an_oversized_readme_does_not_fail(logged_in, db):
     response = logged_in.post(
-        reverse("readme_preview", args=["platform"]), {"readme": "x" * (300 * 1024)}
+        reverse("profiles:readme_preview", args=["platform"]), {"readme": "x" * (300 * 1024)}
     )
     assert response.status_code == 200
 

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from profiles import services
+from profiles import applying
 from profiles.documents import DocumentError, changed_fields, profile_document
 from profiles.models import ServiceProfile
 from profiles.serializers import ProfileDocumentSerializer, TemplateDocumentSerializer
@@ -135,11 +135,11 @@ class Command(BaseCommand):
     def apply_one(self, kind, project, document, actor, dry_run: bool) -> str:
         name = document["metadata"]["name"]
         if kind == "EnvironmentTemplate":
-            _, outcome = services.apply_template_document(project=project, document=document)
+            _, outcome = applying.apply_template_document(project=project, document=document)
             return f"environmenttemplate/{project.name}/{name} {outcome}"
         current = ServiceProfile.objects.filter(project=project, name=name).first()
         before = profile_document(current) if current else None
-        profile, outcome = services.apply_profile_document(
+        profile, outcome = applying.apply_profile_document(
             project=project, document=document, actor=actor
         )
         line = f"serviceprofile/{project.name}/{name} {outcome}"

@@ -10,8 +10,13 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from profiles.api import documents_queryset, templates_queryset
-from profiles.documents import clean_for_export, profile_document, template_document
+from profiles.documents import (
+    clean_for_export,
+    documents_queryset,
+    profile_document,
+    template_document,
+    templates_queryset,
+)
 from profiles.models import ServiceProfile
 from studio.formats import dump_yaml
 from studio.models import Project
