@@ -34,7 +34,10 @@ run: seed
 	@echo "  PaaS Studio is starting on http://$(HOST):$(PORT)/"
 	@echo "  Log in as admin (superuser), alice (admin of platform), dave (admin of research),"
 	@echo "  bob (member of research) or carol (member of finance); password: $(DEMO_PASSWORD)"
+	@echo "  A background worker runs launches beside it; Ctrl-C stops both."
 	@echo ""
+	@$(BIN)/python manage.py db_worker --interval 1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 lint: install

@@ -113,8 +113,10 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
+    "django_tasks_db",
     "studio",
     "profiles",
+    "compute",
     "catalog",
 ]
 
@@ -233,6 +235,16 @@ REST_FRAMEWORK = {
 }
 # Bodies the API reads at most (a readme may be 256 KiB, annotations as much again).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+
+# Launching (SPEC §8): runs execute in ``manage.py db_worker`` processes, queued in the database
+# (this one: SQLite on a laptop, PostgreSQL in production, where any number of workers share it).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Where the local driver keeps a working folder per service, on the worker's host.
+COMPUTE_LOCAL_ROOT = env_str("COMPUTE_LOCAL_ROOT", str(BASE_DIR / "var" / "services"))
+# A run taking longer is stopped and fails (seconds).
+COMPUTE_RUN_TIME_LIMIT = env_int("COMPUTE_RUN_TIME_LIMIT", 30 * 60)
+# A running run whose worker sent no heartbeat for this long is failed as abandoned (seconds).
+COMPUTE_RUN_LEASE_SECONDS = env_int("COMPUTE_RUN_LEASE_SECONDS", 60)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "PaaS Studio API",
