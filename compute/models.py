@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from profiles.models import ServiceProfile
 from profiles.validators import DISPLAY_NAME_MAX_LENGTH, validate_labels
+from studio import access
 from studio.fields import EncryptedTextField
 from studio.models import Project
 from studio.validators import RESOURCE_NAME_PATTERN, validate_resource_name
@@ -66,6 +67,14 @@ def _named(*, what: str) -> list[models.BaseConstraint]:
     ]
 
 
+class ComputeInstanceQuerySet(models.QuerySet):
+    def changeable_by(self, project: Project, user) -> "ComputeInstanceQuerySet":
+        """The instances of ``project`` that ``user`` may change or remove: their own, or every
+        one for the project's admins (``project`` as :func:`studio.access.project_for` gives)."""
+        instances = self.filter(project=project)
+        return instances if access.is_admin(project) else instances.filter(owner=user)
+
+
 class ComputeInstance(models.Model):
     """A machine a project's member already has, registered to launch services onto.
 
@@ -100,6 +109,8 @@ class ComputeInstance(models.Model):
     probe = models.TextField(blank=True, help_text="What the last connection test printed.")
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
+
+    objects = ComputeInstanceQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "project__name"]
@@ -136,6 +147,17 @@ class ComputeInstance(models.Model):
     @property
     def is_local(self) -> bool:
         return self.connection == Connection.LOCAL
+
+
+class ServiceQuerySet(models.QuerySet):
+    def visible_in(self, project: Project, user) -> "ServiceQuerySet":
+        """The services of ``project`` that ``user`` sees: a member their own (another's is a
+        404), the project's admins every one (``project`` as ``access.project_for`` gives)."""
+        services = self.filter(project=project)
+        return services if access.is_admin(project) else services.filter(owner=user)
+
+    def live(self) -> "ServiceQuerySet":
+        return self.filter(state__in=LIVE_STATES)
 
 
 class Service(models.Model):
@@ -179,6 +201,8 @@ class Service(models.Model):
     output_secrets = EncryptedTextField(blank=True, help_text="Sensitive output values, as JSON.")
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
+
+    objects = ServiceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

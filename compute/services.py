@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from compute.drivers import ProbeResult
 from compute.inputs import ResolvedInputs, resolve_inputs
 from compute.models import (
     ACTIVE_RUN_STATES,
@@ -21,7 +23,7 @@ from compute.models import (
     ServiceEvent,
     ServiceState,
 )
-from compute.tasks import execute_run, schedule_reaper
+from compute.tasks import SSH_NOT_YET, driver_for_instance, execute_run, schedule_reaper
 from profiles.models import ServiceProfile
 from studio.models import Project
 
@@ -159,3 +161,28 @@ def destroy(*, service: Service, actor) -> Run:
     run = Run.objects.create(service=service, action=RunAction.DESTROY)
     _enqueue(run)
     return run
+
+
+def probe_instance(*, instance: ComputeInstance) -> ProbeResult:
+    """Run the harmless probe on ``instance`` and store when, whether it answered, and what."""
+    driver = driver_for_instance(instance)
+    result = driver.probe() if driver else ProbeResult(reachable=False, output=SSH_NOT_YET)
+    instance.checked_at = timezone.now()
+    instance.reachable = result.reachable
+    instance.probe = result.output
+    instance.save(update_fields=["checked_at", "reachable", "probe"])
+    return result
+
+
+def remove_instance(*, instance: ComputeInstance) -> bool:
+    """Delete ``instance`` unless a live service is on it; whether it was deleted."""
+    with transaction.atomic():
+        locked = (
+            ComputeInstance.objects.select_for_update().filter(pk=instance.pk).order_by().first()
+        )
+        if locked is None:
+            return True  # removed meanwhile
+        if locked.services.live().exists():
+            return False
+        locked.delete()
+    return True

@@ -26,6 +26,7 @@ from compute.drivers import Code, Driver, LaunchSpec, RunResult
 from compute.drivers.local import LocalDriver
 from compute.models import (
     ACTIVE_RUN_STATES,
+    ComputeInstance,
     Run,
     RunAction,
     RunState,
@@ -43,9 +44,11 @@ def lease_seconds() -> float:
     return float(settings.COMPUTE_RUN_LEASE_SECONDS)
 
 
-def driver_for(service: Service) -> Driver | None:
-    """The driver that reaches the service's compute instance (None: none can, yet)."""
-    instance = service.compute_instance
+SSH_NOT_YET = "This portal cannot reach SSH compute instances yet."
+
+
+def driver_for_instance(instance: ComputeInstance | None) -> Driver | None:
+    """The driver that reaches ``instance`` (None: none can, yet)."""
     if instance is not None and instance.is_local:
         return LocalDriver(root=Path(settings.COMPUTE_LOCAL_ROOT))
     return None
@@ -159,13 +162,13 @@ def execute_run(run_id: int) -> str:
     service = run.service
     if run.action == RunAction.DEPLOY:
         _move(service, ServiceState.DEPLOYING)
-    driver = driver_for(service)
+    driver = driver_for_instance(service.compute_instance)
     if driver is None:
+        gone = "Its compute instance has been removed."
         result = RunResult(
             exit_code=None,
             outputs={},
-            error="This portal cannot reach the service's compute instance: "
-            + ("it has been removed." if service.compute_instance is None else "SSH comes later."),
+            error=gone if service.compute_instance is None else SSH_NOT_YET,
         )
         return _finish(run, service, result)
     heartbeat = _Heartbeat(run_id)

@@ -15,6 +15,7 @@ from profiles.forms import SensitiveValueFormMixin, SharingFormMixin
 from profiles.models import EnvironmentTemplate, InputSetting, ServiceProfile, TemplateVersion
 from profiles.validators import unique_pairs
 from studio.admin_keys import KeyCheckedMultipleChoiceField
+from studio.forms import ConfirmNameForm
 from studio.models import Project
 from studio.validators import validate_resource_name
 
@@ -416,22 +417,10 @@ class SharingForm(SharingFormMixin, SectionModelForm):
 # Delete and clone ----------------------------------------------------------------------------
 
 
-class ConfirmDeleteForm(forms.Form):
-    # Not stripped: only the exact name deletes ("p-own " is not "p-own").
-    confirm = forms.CharField(label="Type the unique name to confirm", max_length=63, strip=False)
-
+class ConfirmDeleteForm(ConfirmNameForm):
     def __init__(self, *args, profile: ServiceProfile, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, name=profile.name, action="delete this profile", **kwargs)
         self.profile = profile
-        self.fields["confirm"].widget.attrs |= {"autocomplete": "off", "spellcheck": "false"}
-
-    def clean_confirm(self) -> str:
-        typed = self.cleaned_data["confirm"]
-        if typed != self.profile.name:
-            raise ValidationError(
-                f"Type {self.profile.name} exactly to delete this profile.", code="mismatch"
-            )
-        return typed
 
 
 class CloneForm(forms.Form):

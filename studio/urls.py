@@ -1,7 +1,8 @@
 """Root URLs. Everything about one project lives under ``/projects/<project>/``.
 
 Each app names its URLs in its own namespace: ``studio:`` (these pages), ``profiles:`` (the
-PaaS Studio, under ``studio/``), ``catalog:`` (the project's overview and catalog) and ``api:``.
+PaaS Studio, under ``studio/``), ``compute:`` (services, the launch form, compute instances),
+``catalog:`` (the project's overview and catalog) and ``api:``.
 The apps' URL confs are included by name, so this core imports none of them.
 """
 
@@ -20,6 +21,7 @@ studio_patterns = [
 
 project_patterns = [
     path("studio/", include("profiles.urls")),
+    path("", include("compute.urls")),
     path("", include("catalog.urls")),
 ]
 

@@ -4,8 +4,18 @@ alice administers platform, dave administers research, bob is a member of resear
 member of finance, admin is a superuser. Templates and profiles come from tests.factories.
 """
 
-import pytest
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from compute.models import ComputeInstance
 from tests.factories import make_project, make_template, make_user, system_catalog
 
 
@@ -117,3 +127,55 @@ def pytest_report_header(config):
     settings = connection.settings_dict
     where = settings["NAME"] if connection.vendor == "sqlite" else settings.get("HOST") or "socket"
     return f"database: {connection.vendor} ({where})"
+
+
+@pytest.fixture
+def workstation(research):
+    """A ``local`` compute instance of research: services run on this machine's workers."""
+    return ComputeInstance.objects.create(
+        project=research, name="demo-workstation", display_name="Demo workstation",
+        connection="local",
+    )  # fmt: skip
+
+
+ROOT = Path(django_settings.BASE_DIR)
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+@pytest.fixture
+def workers(tmp_path) -> Iterator[Callable[[str], subprocess.Popen]]:
+    """``workers(id)`` starts a real ``manage.py db_worker`` on the test database (for tests
+    marked transaction=True, whose rows it can see), with a 3 s lease; all are killed at the
+    end."""
+    started: list[subprocess.Popen] = []
+    env = os.environ | {
+        "DATABASE_URL": database_url(),
+        "COMPUTE_LOCAL_ROOT": str(tmp_path / "services"),
+        "COMPUTE_RUN_LEASE_SECONDS": "3",
+        "COMPUTE_RUN_TIME_LIMIT": "60",
+    }
+
+    def start(worker_id: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--interval", "0.1", "--no-reload",
+             "--no-startup-delay", "--worker-id", worker_id],
+            cwd=ROOT, env=env, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)

@@ -72,14 +72,6 @@ def profile(research, version, dave):
     return make_profile(research, "echo-service", version=version, actor=dave, status="ready")
 
 
-@pytest.fixture
-def workstation(research):
-    return ComputeInstance.objects.create(
-        project=research, name="demo-workstation", display_name="Demo workstation",
-        connection="local",
-    )  # fmt: skip
-
-
 def launch(research, bob, profile, workstation, name="my-echo", **submitted) -> Service:
     return compute.launch(
         project=research,

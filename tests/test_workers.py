@@ -4,15 +4,10 @@ killed mid-run leaves its run failed, with the reason, within the lease."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from compute import services as compute
 from compute.models import ComputeInstance, Run, Service
@@ -20,46 +15,6 @@ from profiles.models import TemplateVersion
 from tests.factories import make_profile, make_template
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-ROOT = Path(settings.BASE_DIR)
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return (
-        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
-
-
-@pytest.fixture
-def workers(tmp_path) -> Iterator[Callable[[str], subprocess.Popen]]:
-    """Start db_worker processes on the test database; all are killed at the end."""
-    started: list[subprocess.Popen] = []
-    env = os.environ | {
-        "DATABASE_URL": database_url(),
-        "COMPUTE_LOCAL_ROOT": str(tmp_path / "services"),
-        "COMPUTE_RUN_LEASE_SECONDS": "3",
-        "COMPUTE_RUN_TIME_LIMIT": "60",
-    }
-
-    def start(worker_id: str) -> subprocess.Popen:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--interval", "0.1", "--no-reload",
-             "--no-startup-delay", "--worker-id", worker_id],
-            cwd=ROOT, env=env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:

@@ -117,6 +117,25 @@
     input.addEventListener("focus", () => input.select());
   }
 
+  // Copy buttons: data-copy names the element whose text goes to the clipboard.
+  function setUpCopy(button) {
+    if (button.dataset.copyBound) return;
+    button.dataset.copyBound = "true";
+    button.addEventListener("click", async () => {
+      const source = document.getElementById(button.dataset.copy);
+      if (!source) return;
+      try {
+        await navigator.clipboard.writeText(source.textContent.trim());
+        button.querySelector("[data-copy-label]").textContent = "Copied";
+      } catch {
+        const range = document.createRange();
+        range.selectNodeContents(source);
+        window.getSelection().removeAllRanges();
+        window.getSelection().addRange(range);
+      }
+    });
+  }
+
   function init(root) {
     root.querySelectorAll("[data-input-setting]").forEach(setUpOverride);
     root.querySelectorAll("[data-kv-editor]").forEach(setUpKeyValue);
@@ -124,6 +143,7 @@
     root.querySelectorAll("[data-confirm-delete]").forEach(setUpConfirm);
     root.querySelectorAll("form[data-confirm]").forEach(setUpAsk);
     root.querySelectorAll("[data-select-on-focus]").forEach(setUpSelectOnFocus);
+    root.querySelectorAll("[data-copy]").forEach(setUpCopy);
     setUpIcons(root);
   }
 
@@ -143,5 +163,8 @@
     init(document);
     syncFiltersWithUrl(document);
   });
-  document.addEventListener("htmx:afterSwap", (event) => setUpIcons(event.detail.target));
+  document.addEventListener("htmx:afterSwap", (event) => {
+    setUpIcons(event.detail.target);
+    document.querySelectorAll("[data-copy]").forEach(setUpCopy);
+  });
 })();
