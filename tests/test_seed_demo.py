@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import RequestFactory
 
+from compute.models import ComputeInstance
 from profiles.models import EnvironmentTemplate, ServiceProfile, TemplateVersion
 from studio.models import Membership, Project
 
@@ -95,6 +96,7 @@ def test_system_templates_have_active_v1_and_notebook_has_v2(seeded):
         ("vllm-inference", "v1", "active"),
         ("batch-job", "v1", "active"),
         ("bionemo", "v1", "active"),
+        ("web-file-server", "v1", "active"),
     }
     assert set(EnvironmentTemplate.objects.values_list("project__name", flat=True)) == {
         "system-catalog"
@@ -135,6 +137,7 @@ def test_system_profiles_are_ready_and_shared_with_all(seeded):
         "vllm-inference": ("vLLM Inference", "Inference", "ready", "all", 1),
         "batch-job": ("Batch Job", "Jobs", "ready", "all", 1),
         "bionemo": ("NVIDIA BioNeMo", "Custom Service", "ready", "all", 1),
+        "web-file-server": ("Web File Server", "Custom Service", "ready", "all", 1),
     }
 
 
@@ -147,4 +150,15 @@ def test_system_profiles_have_one_input_per_variable_and_a_first_revision(seeded
 
 def test_demo_data_is_visible_in_every_project_catalog(seeded):
     for project in Project.objects.pickable():
-        assert ServiceProfile.objects.in_catalog_of(project).count() == 4
+        assert ServiceProfile.objects.in_catalog_of(project).count() == 5
+
+
+def test_research_has_a_local_compute_instance_for_the_demo(seeded):
+    instance = ComputeInstance.objects.get(project__name="research", name="demo-workstation")
+    assert (instance.connection, instance.owner.username) == ("local", "admin")
+
+
+def test_every_demo_template_runs_inline_code_that_does_real_work(seeded):
+    for version in TemplateVersion.objects.all():
+        assert version.code_inline.startswith("#!/bin/sh\n")
+        assert 'case "$1" in' in version.code_inline and "PAAS_OUTPUTS" in version.code_inline

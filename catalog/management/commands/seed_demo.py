@@ -4,10 +4,13 @@ Idempotent: every row is looked up by its natural key and created only when miss
 second run changes nothing (a password is set only where it does not match already).
 """
 
+from pathlib import Path
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from compute.models import ComputeInstance, Connection
 from profiles import services
 from profiles.models import (
     EnvironmentTemplate,
@@ -18,7 +21,9 @@ from profiles.models import (
 )
 from studio.models import SYSTEM_CATALOG, Membership, Project
 
-REPOSITORY = "https://git.example.com/platform/environment-templates.git"
+# Each demo template's code, inline: real work on the compute instance, or an early failure
+# naming what the instance lacks (jupyter-lab, vllm, docker).
+CODE = Path(__file__).resolve().parents[2] / "demo_code"
 
 PROJECTS = {
     "platform": ("Platform", "The platform team's own project: where shared profiles are built."),
@@ -129,8 +134,21 @@ TEMPLATES = {
         "versions": {
             "v1": (
                 [
-                    var("image", description="Container image to run.", required=True),
-                    var("command", description="Command line to run.", required=True),
+                    var(
+                        "image",
+                        value="python:3.12-slim",
+                        description="Container image to run (when the instance has docker).",
+                        required=True,
+                    ),
+                    var(
+                        "command",
+                        value=(
+                            "python3 -c \"import platform, sys; print('Hello from a batch job "
+                            "on', platform.node(), 'with Python', sys.version.split()[0])\""
+                        ),
+                        description="Command line to run.",
+                        required=True,
+                    ),
                     var("gpu_count", "number", "1", "GPUs for the job."),
                     var("max_runtime_minutes", "number", "240", "Stop the job after this long."),
                 ],
@@ -163,6 +181,17 @@ TEMPLATES = {
                 [("url", "Where JupyterLab is served.", False), ("token", "Login token.", True)],
             )
         },
+    },
+}
+
+TEMPLATES["web-file-server"] = {
+    "display_name": "Web File Server",
+    "description": "Serve a folder over HTTP with Python's built-in server.",
+    "versions": {
+        "v1": (
+            [var("title", value="Hello from PaaS Studio", description="The start page's title.")],
+            [("url", "Where the files are served.", False)],
+        )
     },
 }
 
@@ -259,6 +288,22 @@ Runs your container once, to completion.
 
 1. Give the **container image** and the **command**.
 2. Watch the logs at the URL shown after launch.
+""",
+    },
+    "web-file-server": {
+        "outputs": {"url": {"display_name": "Site URL"}},
+        "display_name": "Web File Server",
+        "service_type": "custom",
+        "template": ("web-file-server", "v1"),
+        "description": (
+            "A small web server for a folder of files: share results, reports or a static "
+            "site from your compute instance."
+        ),
+        "inputs": {"title": {"display_name": "Page title"}},
+        "readme": """# Web File Server
+
+Serves the service's `site/` folder over HTTP with Python's `http.server`. It starts with an
+index page; put your own files in the folder on the instance.
 """,
     },
     "bionemo": {
@@ -359,6 +404,18 @@ class Command(BaseCommand):
             )
             created.append(f"system profile {name}")
 
+        _, made = ComputeInstance.objects.get_or_create(
+            project=projects["research"],
+            name="demo-workstation",
+            defaults={
+                "display_name": "Demo workstation",
+                "connection": Connection.LOCAL,
+                "owner": admin_user,
+                "gpus": "the machine PaaS Studio runs on",
+            },
+        )
+        created += ["compute instance research/demo-workstation"] if made else []
+
         if created:
             self.stdout.write(self.style.SUCCESS("Created " + ", ".join(created) + "."))
         else:
@@ -386,9 +443,7 @@ class Command(BaseCommand):
             name=name,
             defaults={
                 "state": TemplateVersion.State.ACTIVE,
-                "code_repository": REPOSITORY,
-                "code_path": template.name,
-                "code_revision": f"{template.name}-{name}",
+                "code_inline": (CODE / f"{template.name}.sh").read_text(),
             },
         )
         if made:
