@@ -17,5 +17,10 @@ urlpatterns = [
         views.reveal_output,
         name="reveal_output",
     ),
+    path(
+        "studio/service-profiles/<slug:name>/services/",
+        views.profile_services,
+        name="profile_services",
+    ),
     path("compute-instances/", include("compute.instance_urls")),
 ]

@@ -19,7 +19,7 @@ from compute.forms import LaunchForm, suggested_name
 from compute.inputs import InputProblems
 from compute.models import Service, ServiceEvent, ServiceState
 from compute.tasks import reap_stale_runs
-from profiles.documents import changed_fields
+from profiles.documents import document_diff
 from profiles.models import ServiceProfile
 from studio import access
 from studio.htmx import page_or_fragment
@@ -127,17 +127,7 @@ def _details(request: ProjectRequest, service: Service, revealed: dict | None = 
     if service.profile is not None and service.profile.revision != service.revision:
         latest = service.profile.revisions.filter(number=service.profile.revision).first()
         current = latest.document if latest else None
-    changes = []
-    if current is not None:
-        for path in changed_fields(service.document, current):
-            section, _, key = path.partition(".")
-            changes.append(
-                {
-                    "path": path,
-                    "pinned": _pretty(service.document.get(section, {}).get(key)),
-                    "current": _pretty(current.get(section, {}).get(key)),
-                }
-            )
+    changes = document_diff(service.document, current) if current is not None else []
     return {
         "service": service,
         "run": run,
@@ -150,14 +140,6 @@ def _details(request: ProjectRequest, service: Service, revealed: dict | None = 
         "events": service.events.select_related("actor")[:30],
         "can_destroy": service.state in (ServiceState.RUNNING, ServiceState.FAILED),
     }
-
-
-def _pretty(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 @require_GET
@@ -211,3 +193,18 @@ def service_destroy(request: ProjectRequest, project: Project, name: str) -> Htt
             messages.success(request, f"Destroying {service.name}: its destroy run is queued.")
         return _redirect(request, service_url(service))
     return render(request, "compute/service_destroy.html", {"service": service})
+
+
+@require_GET
+@access.admin_required
+def profile_services(request: ProjectRequest, project: Project, name: str) -> HttpResponse:
+    """For Studio's profile pages (loaded into them): the live services of the project launched
+    from its profile ``name``; deleting the profile leaves them running."""
+    services = (
+        Service.objects.filter(project=project, profile__project=project, profile__name=name)
+        .live()
+        .only("name", "state", "owner_name", "project_id")
+        .order_by("name")
+    )
+    context = {"services": services[:20], "count": services.count(), "profile_name": name}
+    return render(request, "compute/_profile_services.html", context)

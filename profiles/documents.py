@@ -1,5 +1,6 @@
 """The profile document of SPEC §4: one shape for snapshots, the API, export and apply."""
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -155,6 +156,37 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
     walk(content_of(before), content_of(after), "")
     return changes
+
+
+def document_diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, str]]:
+    """Field by field, what differs between two revisions' documents: each changed path with
+    its value on either side (JSON text for what is not text), in document order."""
+    rows = []
+    for path in changed_fields(before, after):
+        section, _, key = path.partition(".")
+        rows.append(
+            {
+                "path": path,
+                "before": _shown(_at(before, section, key)),
+                "after": _shown(_at(after, section, key)),
+            }
+        )
+    return rows
+
+
+def _at(document: dict[str, Any], section: str, key: str) -> Any:
+    if section == "state":
+        return document.get("status", {}).get("state")
+    value = document.get(section, {})
+    return value.get(key) if key else value
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 # Reading documents: model field names to document paths, for error messages --------------------

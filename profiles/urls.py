@@ -26,6 +26,11 @@ urlpatterns = [
     path("service-profiles/new/", views.profile_new, name="new"),
     path("service-profiles/<slug:name>/", views.profile_view, name="view"),
     path("service-profiles/<slug:name>/delete/", views.profile_delete, name="delete"),
+    path(
+        "service-profiles/<slug:name>/revisions/<int:number>/",
+        views.profile_revision,
+        name="revision",
+    ),
     path("service-profiles/<slug:name>/<step:step>/", views.profile_step, name="step"),
     path("shared-profiles/<slug:owner>/<slug:name>/", views.shared_profile_view, name="shared"),
     path("system-profiles/", views.system_profiles, name="system"),

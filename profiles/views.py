@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from profiles import services
-from profiles.documents import changed_fields
+from profiles.documents import changed_fields, document_diff
 from profiles.filters import ServiceProfileFilter
 from profiles.forms import form_values
 from profiles.models import (
@@ -35,6 +35,7 @@ from profiles.studio_forms import (
 )
 from profiles.validators import validate_readme
 from studio import access
+from studio.formats import dump_yaml
 from studio.htmx import page_or_fragment
 from studio.http import ProjectRequest
 from studio.models import Project
@@ -171,6 +172,31 @@ def shared_profile_view(
     profile = get_object_or_404(queryset, project__name=owner, name=name)
     context = _profile_details(profile, editable=False) | {"editable": False}
     return render(request, "profiles/profile_view.html", context)
+
+
+@require_GET
+@access.admin_required
+def profile_revision(
+    request: ProjectRequest, project: Project, name: str, number: int
+) -> HttpResponse:
+    """One revision of a profile: its document, and what differs from another revision (the
+    one before it, or ``?compare=N``)."""
+    profile = _own_profile(project, name)
+    revision = get_object_or_404(profile.revisions.select_related("author"), number=number)
+    numbers = list(profile.revisions.values_list("number", flat=True))
+    raw = request.GET.get("compare", "")
+    compare_to = int(raw) if raw.isdigit() and int(raw) in numbers else number - 1
+    other = profile.revisions.filter(number=compare_to).first() if compare_to != number else None
+    context = {
+        "profile": profile,
+        "revision": revision,
+        "document": dump_yaml([revision.document]),
+        "numbers": numbers,
+        "other": other,
+        "other_label": f"Revision {other.number}" if other else "",
+        "diff": document_diff(other.document, revision.document) if other else [],
+    }
+    return render(request, "profiles/profile_revision.html", context)
 
 
 # The wizard and the edit sections ---------------------------------------------------------

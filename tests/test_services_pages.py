@@ -290,3 +290,18 @@ def test_a_service_still_deploying_is_not_destroyed(client, bob, research, profi
     assert "it can be destroyed once its run has finished" in response.content.decode()
     service.refresh_from_db()
     assert service.state == "pending"
+
+
+def test_studio_shows_the_live_services_of_a_profile(
+    client, bob, dave, research, profile, workstation
+):
+    as_running(launched(research, bob, profile, workstation, name="bobs"))
+    destroyed = launched(research, dave, profile, workstation, name="gone")
+    Service.objects.filter(pk=destroyed.pk).update(state="destroyed")
+    client.force_login(dave)
+    fragment = reverse("compute:profile_services", args=["research", "echo-service"])
+    view = client.get(reverse("profiles:view", args=["research", "echo-service"])).content
+    assert fragment in view.decode()
+    html = client.get(fragment).content.decode()
+    assert "1 service</strong> launched from this profile is live" in html
+    assert "bobs" in html and "gone" not in html

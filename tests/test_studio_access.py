@@ -49,6 +49,7 @@ STUDIO_URLS = [
     StudioUrl("profiles:new", admin=FORM),
     StudioUrl("profiles:view", ("team-notebook",)),
     StudioUrl("profiles:delete", ("team-notebook",), admin=FORM),
+    StudioUrl("profiles:revision", ("team-notebook", "1")),
     *[
         StudioUrl("profiles:step", ("team-notebook", step), admin=FORM)
         for step in ServiceProfile.Step
