@@ -411,7 +411,6 @@ class Command(BaseCommand):
                 "display_name": "Demo workstation",
                 "connection": Connection.LOCAL,
                 "owner": admin_user,
-                "gpus": "the machine PaaS Studio runs on",
             },
         )
         created += ["compute instance research/demo-workstation"] if made else []
