@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Concat
 from django.tasks import task
@@ -106,7 +106,7 @@ class _Heartbeat(threading.Thread):
             while not self.done.wait(interval):
                 self.flush()
         finally:
-            close_old_connections()
+            connection.close()  # this thread's own connection
 
     def stop(self) -> None:
         self.done.set()
