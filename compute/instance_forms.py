@@ -237,55 +237,27 @@ class ComputeInstanceForm(SectionModelForm):
 
     def clean_connection(self) -> str:
         connection = self.cleaned_data["connection"]
-        if connection == Connection.LOCAL and not self.user.is_superuser:
-            raise ValidationError(LOCAL_FOR_SUPERUSERS, code="local_for_superusers")
+        check_connection(connection, self.user)
         return connection
 
     def clean_host(self) -> str:
         host = self.cleaned_data["host"]
-        if host and not _is_host(host):
-            raise ValidationError(
-                "Enter a host name or IP address, e.g. gpu-box-1.lab.example.com.", code="host"
-            )
+        check_host(host)
         return host
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"]
-        if username and not _USERNAME.fullmatch(username):
-            raise ValidationError(
-                "A user name has letters, digits, dots, underscores and hyphens only.",
-                code="username",
-            )
+        check_username(username)
         return username
 
     def clean_private_key(self) -> str:
-        typed = self.cleaned_data["private_key"].replace("\r\n", "\n").strip()
+        typed = normalized_private_key(self.cleaned_data["private_key"])
         if not typed:
             return self.instance.private_key if self.key_stored else ""
-        lines = typed.splitlines()
-        if not (
-            lines[0].startswith("-----BEGIN ")
-            and lines[0].endswith("PRIVATE KEY-----")
-            and lines[-1].startswith("-----END ")
-        ):
-            # Never repeat what was typed: it may be most of a secret.
-            raise ValidationError(
-                "Paste the whole private key, from its -----BEGIN … PRIVATE KEY----- line to "
-                "its -----END … line.",
-                code="private_key",
-            )
-        return typed + "\n"
+        return typed
 
     def clean_host_key(self) -> str:
-        text = self.cleaned_data["host_key"]
-        lines = [line.strip() for line in text.splitlines()]
-        keys = [line for line in lines if line and not line.startswith("#")]
-        if text and not keys:
-            raise ValidationError(_HOST_KEY_HELP, code="host_key")
-        for line in keys:
-            if problem := _host_key_problem(line):
-                raise ValidationError(problem, code="host_key")
-        return "\n".join(keys)
+        return normalized_host_key(self.cleaned_data["host_key"])
 
     # Together -------------------------------------------------------------------------------
 
@@ -301,6 +273,62 @@ class ComputeInstanceForm(SectionModelForm):
                 if field not in self.errors and cleaned.get(field) in (None, ""):
                     self.add_error(field, ValidationError(message, code="required"))
         return cleaned
+
+
+# The checks of each connection field, shared with the API (compute.serializers) -----------
+
+
+def check_connection(connection: str, user) -> None:
+    """Only superusers register (or switch to) a local instance."""
+    if connection == Connection.LOCAL and not user.is_superuser:
+        raise ValidationError(LOCAL_FOR_SUPERUSERS, code="local_for_superusers")
+
+
+def check_host(host: str) -> None:
+    if host and not _is_host(host):
+        raise ValidationError(
+            "Enter a host name or IP address, e.g. gpu-box-1.lab.example.com.", code="host"
+        )
+
+
+def check_username(username: str) -> None:
+    if username and not _USERNAME.fullmatch(username):
+        raise ValidationError(
+            "A user name has letters, digits, dots, underscores and hyphens only.",
+            code="username",
+        )
+
+
+def normalized_private_key(typed: str) -> str:
+    """A pasted private key as stored (one trailing newline), or "" when nothing was pasted."""
+    typed = typed.replace("\r\n", "\n").strip()
+    if not typed:
+        return ""
+    lines = typed.splitlines()
+    if not (
+        lines[0].startswith("-----BEGIN ")
+        and lines[0].endswith("PRIVATE KEY-----")
+        and lines[-1].startswith("-----END ")
+    ):
+        # Never repeat what was typed: it may be most of a secret.
+        raise ValidationError(
+            "Paste the whole private key, from its -----BEGIN … PRIVATE KEY----- line to "
+            "its -----END … line.",
+            code="private_key",
+        )
+    return typed + "\n"
+
+
+def normalized_host_key(text: str) -> str:
+    """The known_hosts lines of ``text`` (comments and blank lines dropped), each checked."""
+    lines = [line.strip() for line in text.splitlines()]
+    keys = [line for line in lines if line and not line.startswith("#")]
+    if text and not keys:
+        raise ValidationError(_HOST_KEY_HELP, code="host_key")
+    for line in keys:
+        if problem := _host_key_problem(line):
+            raise ValidationError(problem, code="host_key")
+    return "\n".join(keys)
 
 
 def _is_host(host: str) -> bool:

@@ -7,7 +7,6 @@ import json
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from compute import services as compute
+from compute.filters import ServiceFilter
 from compute.forms import LaunchForm, suggested_name
 from compute.inputs import InputProblems
 from compute.models import Service, ServiceEvent, ServiceState
@@ -100,14 +100,8 @@ def service_list(request: ProjectRequest, project: Project) -> HttpResponse:
         "owner_name", "created_at", "project_id",
     )  # fmt: skip
     q = request.GET.get("q", "").strip()
-    for word in q.split()[:10]:
-        services = services.filter(
-            Q(name__icontains=word) | Q(profile_name__icontains=word)
-            | Q(instance_name__icontains=word)
-        )  # fmt: skip
     state = request.GET.get("state", "")
-    if state in ServiceState.values:
-        services = services.filter(state=state)
+    services = ServiceFilter(request.GET, queryset=services).qs
     page = Paginator(services.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )

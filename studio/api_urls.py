@@ -15,6 +15,7 @@ urlpatterns = [
     path("paas.envmgmt.io/v1/projects/", ProjectListView.as_view(), name="projects"),
     path(PROJECT, include("profiles.api_urls")),
     path(PROJECT, include("catalog.api_urls")),
+    path(PROJECT, include("compute.api_urls")),
     # Last of the API's own: whatever else is asked under its prefix.
     re_path(r"^paas\.envmgmt\.io/", UnknownURLView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

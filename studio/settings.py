@@ -249,8 +249,9 @@ COMPUTE_RUN_LEASE_SECONDS = env_int("COMPUTE_RUN_LEASE_SECONDS", 60)
 SPECTACULAR_SETTINGS = {
     "TITLE": "PaaS Studio API",
     "DESCRIPTION": (
-        "Service profiles and environment templates as documents (apiVersion "
-        "paas.envmgmt.io/v1). Authenticate with a personal API key in the X-API-KEY header."
+        "Service profiles, environment templates, compute instances and services as documents "
+        "(apiVersion paas.envmgmt.io/v1): creating a service launches it, deleting it destroys "
+        "it. Authenticate with a personal API key in the X-API-KEY header."
     ),
     "VERSION": "v1",
     "SERVE_INCLUDE_SCHEMA": False,

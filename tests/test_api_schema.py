@@ -24,10 +24,13 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import strategies as st
 from schemathesis.generation.value import GeneratedValue
 
+from compute import services as compute
+from compute.models import ComputeInstance, Service
 from profiles.models import ServiceProfile
 from studio.models import ApiKey
 from studio.wsgi import application
 from tests.factories import make_profile, make_template
+from tests.test_compute_instances import HOST_KEY, PRIVATE_KEY
 
 V1 = "/apis/paas.envmgmt.io/v1/projects/"
 
@@ -46,6 +49,17 @@ OPERATIONS = {
     (V1 + "{project}/environmenttemplates/", "get"),
     (V1 + "{project}/environmenttemplates/{name}", "get"),
     (V1 + "{project}/catalog/", "get"),
+    (V1 + "{project}/computeinstances/", "get"),
+    (V1 + "{project}/computeinstances/", "post"),
+    (V1 + "{project}/computeinstances/{name}", "get"),
+    (V1 + "{project}/computeinstances/{name}", "put"),
+    (V1 + "{project}/computeinstances/{name}", "patch"),
+    (V1 + "{project}/computeinstances/{name}", "delete"),
+    (V1 + "{project}/services/", "get"),
+    (V1 + "{project}/services/", "post"),
+    (V1 + "{project}/services/{name}", "get"),
+    (V1 + "{project}/services/{name}", "delete"),
+    (V1 + "{project}/services/{name}/runs/", "get"),
 }
 
 
@@ -180,6 +194,16 @@ def test_403_is_documented_where_members_are_refused_and_only_there(served):
         "listCatalog",
         "listEnvironmentTemplates",
         "getEnvironmentTemplate",
+        # What runs: members register instances and launch, see and destroy their services;
+        # only changing or removing someone else's instance is refused them.
+        "listComputeInstances",
+        "createComputeInstance",
+        "getComputeInstance",
+        "listServices",
+        "launchService",
+        "getService",
+        "destroyService",
+        "listServiceRuns",
     }
     refused = {name for name, op in operations(served).items() if 403 in error_codes(op)}
     assert refused == set(operations(served)) - members_read
@@ -192,6 +216,10 @@ def test_409_is_documented_where_a_name_is_taken_or_a_revision_stale(served):
         "replaceServiceProfile",
         "patchServiceProfile",
         "cloneSystemProfile",
+        "createComputeInstance",
+        "deleteComputeInstance",  # services are live on it
+        "launchService",
+        "destroyService",  # its run has not finished
     }
 
 
@@ -315,6 +343,10 @@ DOMAIN_RULES = {
         "patchServiceProfile",
         "replaceServiceProfileSharing",
         "cloneSystemProfile",
+        "createComputeInstance",
+        "replaceComputeInstance",
+        "patchComputeInstance",
+        "launchService",
     ],
     "checks": {
         "positive_data_acceptance": {
@@ -338,6 +370,19 @@ CONFIG = schemathesis.Config.from_dict(
             {
                 "include-operation-id": "cloneSystemProfile",
                 "parameters": {"project": "platform", "name": "jupyter-notebook"},
+            },
+            {
+                "include-operation-id": [
+                    "getComputeInstance",
+                    "replaceComputeInstance",
+                    "patchComputeInstance",
+                    "deleteComputeInstance",
+                ],
+                "parameters": {"project": "platform", "name": "gpu-box"},
+            },
+            {
+                "include-operation-id": ["getService", "destroyService", "listServiceRuns"],
+                "parameters": {"project": "platform", "name": "team-service"},
             },
             {
                 # Their coverage phase alone would send some 700 documents each.
@@ -400,9 +445,59 @@ def valid_document(name: str) -> dict:
     }
 
 
+def valid_instance(name: str) -> dict:
+    """A compute instance document that registers (or replaces) ``name`` in platform."""
+    connection = {"type": "ssh", "host": "gpu.example.com", "username": "ubuntu",
+                  "privateKey": PRIVATE_KEY, "hostKey": HOST_KEY}  # fmt: skip
+    return {
+        "apiVersion": "paas.envmgmt.io/v1",
+        "kind": "ComputeInstance",
+        "metadata": {"name": name, "displayName": name.replace("-", " ").title()},
+        "spec": {"gpus": "1x L4", "connection": connection},
+    }
+
+
+def valid_launch(name: str) -> dict:
+    """A service document that launches team-notebook onto gpu-box as ``name``."""
+    return {
+        "apiVersion": "paas.envmgmt.io/v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {
+            "serviceProfile": {"name": "team-notebook", "project": "platform"},
+            "computeInstance": "gpu-box",
+        },
+    }
+
+
+# What runs: a valid document now and then, under a seeded name (409 for a launch) or a new one.
+COMPUTE_DOCUMENTS = {
+    "createComputeInstance": (valid_instance, "gpu-box"),
+    "replaceComputeInstance": (valid_instance, "gpu-box"),
+    "launchService": (valid_launch, "team-service"),
+}
+
+
 def before_generate_body(context, strategy):
     """Often a document on a real template under a valid name, so that it reaches the services,
     and sometimes one that is valid throughout, so that writes succeed and workflows go on."""
+    operation_id = context.operation.definition.raw.get("operationId", "")
+    if operation_id in COMPUTE_DOCUMENTS:
+        make, seeded_name = COMPUTE_DOCUMENTS[operation_id]
+        names = st.one_of(st.just(seeded_name), st.from_regex(r"\Anew-[a-z0-9]{6}\Z"))
+
+        def valid_now_and_then(body):
+            if isinstance(body, GeneratedValue):
+                if body.meta is not None:  # a negative case: its mutation must stay as it is
+                    return st.just(body)
+                return valid_now_and_then(body.value).map(
+                    lambda value: dataclasses.replace(body, value=value)
+                )
+            return st.one_of(st.just(body), names.map(make))
+
+        return strategy.flatmap(valid_now_and_then)
+    if operation_id == "patchComputeInstance":
+        return strategy  # any object merges into the instance's document
 
     def real(body):
         if isinstance(body, GeneratedValue):
@@ -436,9 +531,10 @@ stateful_schema.hook(before_generate_body)
 
 @pytest.fixture
 def seeded(cast, projects, system, notebook_version):
-    """The cast, a system profile, profiles in platform (one shared) and a platform template."""
+    """The cast, a system profile, profiles in platform (one shared), a platform template, and
+    alice's compute instance ``gpu-box`` with her ``team-service`` running on it."""
     make_profile(system, "jupyter-notebook", version=notebook_version, status="ready")
-    make_profile(
+    team = make_profile(
         projects["platform"],
         "team-notebook",
         version=notebook_version,
@@ -458,6 +554,18 @@ def seeded(cast, projects, system, notebook_version):
         "team-template",
         variables=[{"name": "size", "value_type": "number", "value": "1"}],
         outputs=[{"name": "url"}],
+    )
+    # What runs: alice's instance in platform, with her team-notebook service deployed on it.
+    instance = ComputeInstance.objects.create(
+        project=projects["platform"], name="gpu-box", display_name="GPU box", owner=cast["alice"],
+        connection="ssh", host="gpu-box.example.com", port=22, username="ubuntu",
+        private_key=PRIVATE_KEY, host_key=HOST_KEY,
+    )  # fmt: skip
+    service = compute.launch(project=projects["platform"], actor=cast["alice"], profile=team,
+                             name="team-service", instance=instance, submitted={})  # fmt: skip
+    service.runs.update(state="succeeded", exit_code=0, log="deployed\n")
+    Service.objects.filter(pk=service.pk).update(
+        state="running", outputs=[{"name": "url", "displayName": "URL", "value": "http://x"}]
     )
     return cast
 
