@@ -119,6 +119,39 @@ def test_a_refused_launch_names_the_field_and_launches_nothing(
     assert not Service.objects.exists()
 
 
+def test_a_notallowed_input_cannot_be_set_through_the_form(client, bob, profile, workstation):
+    client.force_login(bob)
+    data = {"name": "mine", "instance": workstation.pk, "var_flavour": "a", "var_region": "us"}
+    assert client.post(launch_url(profile), data).status_code == 302
+    assert Service.objects.get().inputs["region"] == "eu"  # the profile's value, not the sent one
+
+
+def test_a_required_input_left_empty_is_refused_at_its_field(
+    client, bob, research, system, dave, workstation
+):
+    version = make_template(system, "needs", variables=[
+        {"name": "model", "required": True},
+        {"name": "engine_args", "value_type": "json"},
+        {"name": "verbose", "value": "false", "value_type": "boolean"},
+    ])  # fmt: skip
+    make_profile(research, "needs", version=version, actor=dave, status="ready")
+    profile = research.serviceprofiles.get(name="needs")
+    client.force_login(bob)
+    data = {"name": "mine", "instance": workstation.pk, "var_model": "",
+            "var_engine_args": "{oops", "var_verbose": "true"}  # fmt: skip
+    errors = client.post(launch_url(profile), data).context["form"].errors
+    assert errors["var_model"] == ["Model needs a value."]
+    assert errors["var_engine_args"] == [
+        "Engine args: This is not valid JSON: Expecting property name enclosed in double quotes."
+    ]
+    data |= {"var_model": "m", "var_engine_args": "{}", "var_verbose": "maybe"}
+    errors = client.post(launch_url(profile), data).context["form"].errors
+    assert errors == {
+        "var_verbose": ["Select a valid choice. maybe is not one of the available choices."]
+    }
+    assert not Service.objects.exists()
+
+
 def test_a_taken_service_name_is_refused_at_the_name(client, bob, profile, workstation):
     launched(profile.project, bob, profile, workstation, name="mine")
     client.force_login(bob)
