@@ -26,11 +26,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from compute import services as compute
-from compute.filters import ServiceFilter
+from compute.filters import ComputeInstanceFilter, ServiceFilter
 from compute.inputs import InputProblems
 from compute.instance_forms import (
     MISSING,
-    ComputeInstanceFilter,
     check_connection,
     check_host,
     check_username,

@@ -1,26 +1,27 @@
 """One filter set per list, shared by the HTML pages and the API (compute)."""
 
 import django_filters
-from django.db.models import Q
 
-from compute.models import Service, ServiceState
+from compute.models import ComputeInstance, Service, ServiceState
+from studio.filters import SearchFilterSet
 
 
-class ServiceFilter(django_filters.FilterSet):
+class ServiceFilter(SearchFilterSet):
     """The Services list's search (service, profile or instance names) and state filter."""
 
-    q = django_filters.CharFilter(method="search")
+    search_fields = ("name", "profile_name", "instance_name")
     state = django_filters.ChoiceFilter(choices=ServiceState.choices)
 
     class Meta:
         model = Service
         fields = ["q", "state"]
 
-    def search(self, queryset, name, value: str):
-        for word in value.split()[:10]:
-            queryset = queryset.filter(
-                Q(name__icontains=word)
-                | Q(profile_name__icontains=word)
-                | Q(instance_name__icontains=word)
-            )
-        return queryset
+
+class ComputeInstanceFilter(SearchFilterSet):
+    """The Compute Instances list's search: unique name, display name or GPUs."""
+
+    search_fields = ("name", "display_name", "gpus")
+
+    class Meta:
+        model = ComputeInstance
+        fields = ["q"]

@@ -10,12 +10,10 @@ import binascii
 import ipaddress
 import re
 
-import django_filters
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 
 from compute.models import ComputeInstance, Connection
 from profiles import rules
@@ -56,23 +54,6 @@ UNIQUE_NAME_READ_ONLY = """
   </div>
 </div>
 """
-
-
-class ComputeInstanceFilter(django_filters.FilterSet):
-    """The list's search: unique name, display name or GPUs containing every word typed."""
-
-    q = django_filters.CharFilter(method="search", label="Search")
-
-    class Meta:
-        model = ComputeInstance
-        fields = ["q"]
-
-    def search(self, queryset, name, value: str):
-        for word in value.split()[:10]:
-            queryset = queryset.filter(
-                Q(name__icontains=word) | Q(display_name__icontains=word) | Q(gpus__icontains=word)
-            )
-        return queryset
 
 
 class SecretTextarea(forms.Textarea):

@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from compute import services as compute
-from compute.instance_forms import ComputeInstanceFilter, ComputeInstanceForm, ConfirmRemoveForm
+from compute.filters import ComputeInstanceFilter
+from compute.instance_forms import ComputeInstanceForm, ConfirmRemoveForm
 from compute.models import ComputeInstance, Service
 from profiles import rules
 from studio import access

@@ -1,13 +1,15 @@
 """One filter set per list, shared by the Studio pages and (later) the API."""
 
 import django_filters
-from django.db.models import Q
 
 from profiles.models import ServiceProfile
+from studio.filters import SearchFilterSet
 
 
-class ServiceProfileFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
+class ServiceProfileFilter(SearchFilterSet):
+    """Unique name, display name or description containing every word typed; type; sort."""
+
+    search_fields = ("name", "display_name", "description")
     service_type = django_filters.ChoiceFilter(
         choices=ServiceProfile.ServiceType.choices,
         empty_label="All service types",
@@ -26,13 +28,3 @@ class ServiceProfileFilter(django_filters.FilterSet):
     class Meta:
         model = ServiceProfile
         fields = ["q", "service_type"]
-
-    def search(self, queryset, name, value: str):
-        """Unique name, display name or description containing every word typed."""
-        for word in value.split()[:10]:
-            queryset = queryset.filter(
-                Q(name__icontains=word)
-                | Q(display_name__icontains=word)
-                | Q(description__icontains=word)
-            )
-        return queryset
