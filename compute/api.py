@@ -595,8 +595,10 @@ class ServiceDetailView(ServiceView):
         operation_id="getService",
     )
     def get(self, request, project: str, name: str):
-        reap_stale_runs()  # a run whose worker died is failed before it is shown
-        return Response(service_document(self.get_service(name), self.project))
+        service = self.get_service(name)
+        if reap_stale_runs(service=service):  # a run whose worker died is failed first
+            service.refresh_from_db()
+        return Response(service_document(service, self.project))
 
     @extend_schema(
         responses={202: ServiceDocumentSerializer},
@@ -624,8 +626,9 @@ class ServiceRunsView(ServiceView):
     )
     def get(self, request, project: str, name: str):
         limit, offset = paging(request)
-        reap_stale_runs()
-        runs = self.get_service(name).runs.order_by("-created_at", "-pk")
+        service = self.get_service(name)
+        reap_stale_runs(service=service)
+        runs = service.runs.order_by("-created_at", "-pk")
         count = runs.count()
         items = [run_document(run) for run in runs[offset : offset + limit]]
         return Response(list_document("ServiceRunList", items, count))

@@ -151,7 +151,6 @@ def _move(service: Service, state: str, *, detail: dict | None = None) -> None:
 def execute_run(run_id: int) -> str:
     """Claim run ``run_id`` and execute it; what happened, in a word. Safe to deliver twice:
     only the worker whose guarded update claims the queued run executes it."""
-    reap_stale_runs()
     now = timezone.now()
     claimed = Run.objects.filter(pk=run_id, state=RunState.QUEUED).update(
         state=RunState.RUNNING, started_at=now, heartbeat_at=now, worker=worker_name()
@@ -217,11 +216,13 @@ def _finish(run: Run, service: Service, result: RunResult) -> str:
     return state
 
 
-def reap_stale_runs() -> int:
-    """Fail the runs whose worker stopped sending its heartbeat; how many there were."""
+def reap_stale_runs(*, service: Service | None = None) -> int:
+    """Fail the runs (of ``service``, or all) whose worker stopped sending its heartbeat; how
+    many there were."""
     cutoff = timezone.now() - timedelta(seconds=lease_seconds())
     reaped = 0
-    for run in Run.objects.filter(state=RunState.RUNNING, heartbeat_at__lt=cutoff):
+    runs = Run.objects.filter(state=RunState.RUNNING, heartbeat_at__lt=cutoff)
+    for run in runs.filter(service=service) if service else runs:
         with transaction.atomic():
             stale = Run.objects.filter(pk=run.pk, state=RunState.RUNNING, heartbeat_at__lt=cutoff)
             reason = (

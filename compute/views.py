@@ -125,7 +125,6 @@ def _details(request: ProjectRequest, service: Service, revealed: dict | None = 
     return {
         "service": service,
         "run": run,
-        "runs": service.runs.order_by("-created_at", "-pk")[:10],
         "in_progress": service.state in IN_PROGRESS,
         "is_owner": service.owner_id == request.user.pk,
         "revealed": revealed or {},
@@ -141,8 +140,9 @@ def _details(request: ProjectRequest, service: Service, revealed: dict | None = 
 def service_detail(request: ProjectRequest, project: Project, name: str) -> HttpResponse:
     """The service's state, outputs and latest run; while a run is in progress, the page's live
     part asks for itself again every two seconds (and stops once the run has ended)."""
-    reap_stale_runs()  # a run whose worker died is failed before it is shown
     service = _service(request, project, name)
+    if service.state in IN_PROGRESS and reap_stale_runs(service=service):
+        service.refresh_from_db()  # its worker died: the run is failed before it is shown
     return page_or_fragment(request, "compute/service_detail.html", _details(request, service),
                             fragment="live")  # fmt: skip
 

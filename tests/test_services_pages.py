@@ -338,3 +338,19 @@ def test_studio_shows_the_live_services_of_a_profile(
     html = client.get(fragment).content.decode()
     assert "1 service</strong> launched from this profile is live" in html
     assert "bobs" in html and "gone" not in html
+
+
+def test_the_page_shows_a_run_whose_worker_died_as_failed(
+    client, bob, research, profile, workstation, settings
+):
+    from django.utils import timezone
+
+    settings.COMPUTE_RUN_LEASE_SECONDS = 30
+    service = launched(research, bob, profile, workstation)
+    long_ago = timezone.now() - timezone.timedelta(seconds=31)
+    Run.objects.filter(service=service).update(state="running", heartbeat_at=long_ago)
+    Service.objects.filter(pk=service.pk).update(state="deploying")
+    client.force_login(bob)
+    response = client.get(service_url(service.name))
+    assert response.context["service"].state == "failed"
+    assert "stopped without finishing" in response.content.decode()
