@@ -9,12 +9,14 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from compute.drivers import (
+    CANCELLED,
     Code,
     Driver,
     LaunchSpec,
@@ -24,7 +26,7 @@ from compute.drivers import (
     mask,
     parse_outputs,
 )
-from compute.drivers.local import GIT_NOT_SUPPORTED, STILL_OPEN, LocalDriver
+from compute.drivers.local import CODE_NOT_FETCHED, STILL_OPEN, LocalDriver
 
 LIMIT = 16 * 1024
 
@@ -176,9 +178,17 @@ esac
     assert destroyed.ok
     assert deploy_log.lines == ["deployed"]
     assert destroy_log.lines == ["made by deploy", "destroyed"]
-    workdir = tmp_path / "sandbox" / "research" / "my-notebook"
-    assert workdir.is_dir()
-    assert not (workdir / "state").exists()
+    # A successful destroy removes the working folder too.
+    assert not (tmp_path / "sandbox" / "research" / "my-notebook").exists()
+    assert (tmp_path / "sandbox" / "research").is_dir()
+
+
+def test_a_failed_destroy_keeps_the_working_folder(driver, tmp_path):
+    script = 'case "$1" in deploy) echo x > state ;; destroy) exit 3 ;; esac\n'
+    assert run(driver, script)[0].ok
+    destroyed, _, _ = run(driver, script, action="destroy")
+    assert destroyed.exit_code == 3
+    assert (tmp_path / "sandbox" / "research" / "my-notebook" / "state").read_text() == "x\n"
 
 
 # Outputs and exit codes ---------------------------------------------------------------------
@@ -392,12 +402,73 @@ def test_a_missing_interpreter_is_an_error(driver):
     assert log.lines == []
 
 
-def test_repository_code_is_refused_for_now(driver, tmp_path):
+def test_repository_code_must_be_fetched_first(driver, tmp_path):
     code = Code(repository="https://example.com/templates.git", path="notebook", revision="abc")
     result, log, _ = run(driver, "", code=code)
-    assert result == RunResult(exit_code=None, outputs={}, error=GIT_NOT_SUPPORTED)
+    assert result == RunResult(exit_code=None, outputs={}, error=CODE_NOT_FETCHED)
     assert log.lines == []
     assert not (tmp_path / "sandbox").exists()
+
+
+def fetched_folder(tmp_path: Path, script: str, *, executable: bool) -> Path:
+    folder = tmp_path / "fetched" / "notebook"
+    folder.mkdir(parents=True)
+    (folder / "paas.sh").write_text(script)
+    (folder / "paas.sh").chmod(0o755 if executable else 0o644)
+    (folder / "helper.txt").write_text("from the repository\n")
+    return folder
+
+
+@pytest.mark.parametrize("executable", [True, False])
+def test_a_fetched_folder_is_copied_and_its_paas_sh_is_the_entry(driver, tmp_path, executable):
+    script = '#!/bin/sh\necho "$1 $(basename "$0")"\ncat "$(dirname "$0")/helper.txt"\n'
+    folder = fetched_folder(tmp_path, script, executable=executable)
+    code = Code(
+        repository="file:///repo.git", path="notebook", revision="c" * 40, folder=str(folder)
+    )
+    result, log, _ = run(driver, "", code=code)
+    assert result.ok, result
+    assert log.lines == ["deploy paas.sh", "from the repository"]
+    copy = tmp_path / "sandbox" / "research" / "my-notebook" / ".paas" / "code"
+    assert (copy / "helper.txt").read_text() == "from the repository\n"
+    # A later change to the fetched folder is copied again at the next run.
+    (folder / "helper.txt").write_text("changed\n")
+    assert run(driver, "", code=code, action="destroy")[1].lines == ["destroy paas.sh", "changed"]
+
+
+def test_status_runs_the_deployed_code_and_leaves_outputs_alone(driver, tmp_path):
+    script = """\
+case "$1" in
+  deploy) echo url=http://x >> "$PAAS_OUTPUTS" ;;
+  status) echo checking; echo running ;;
+esac
+"""
+    assert run(driver, script)[0].outputs == {"url": "http://x"}
+    # status runs what deploy left, even if the script handed to it differs.
+    result, log, _ = run(driver, "echo not this one\n", action="status")
+    assert result.ok
+    assert log.lines == ["checking", "running"]
+    assert result.outputs == {}
+    outputs = tmp_path / "sandbox" / "research" / "my-notebook" / ".paas" / "outputs"
+    assert outputs.read_text() == "url=http://x\n"
+
+
+def test_a_cancelled_run_has_its_group_stopped(driver):
+    cancel = threading.Event()
+    log = Log()
+    timer = threading.Timer(0.5, cancel.set)
+    timer.start()
+    started = time.monotonic()
+    script = "echo started\nsleep 30 &\necho $! > child\nwait\n"
+    result = driver.run(make_spec(script), log, cancel)
+    elapsed = time.monotonic() - started
+    timer.cancel()
+    assert result.error == CANCELLED
+    assert not result.ok
+    assert log.lines == ["started"]
+    assert elapsed < 5, "stopped at once by SIGTERM, not at the time limit"
+    child = int((driver.workdir("research", "my-notebook") / "child").read_text())
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text()
 
 
 def test_empty_code_is_refused(driver):

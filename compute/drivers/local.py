@@ -1,11 +1,13 @@
 """The ``local`` driver: runs code on the worker's own machine, in a sandbox folder per service.
 
 Each service has a working folder ``<root>/<project>/<service>`` (mode 0o700), kept from deploy
-to destroy, so what ``deploy`` leaves there ``destroy`` finds. The runner's own files live in its
-``.paas`` folder: the entry (inline code), ``outputs`` (``PAAS_OUTPUTS``) and ``tmp``
-(``TMPDIR``).
+to destroy, so what ``deploy`` leaves there ``destroy`` finds, and removed after a successful
+destroy. The runner's own files live in its ``.paas`` folder: the entry (inline code) or
+``code/`` (a copy of the fetched repository folder, whose ``paas.sh`` is the entry),
+``outputs`` (``PAAS_OUTPUTS``) and ``tmp`` (``TMPDIR``).
 
-The entry runs as ``<entry> deploy`` (or ``destroy``) when the script starts with ``#!``, else as
+The entry runs as ``<entry> deploy`` (or ``destroy``, ``status``) when it can be executed (a
+script starting with ``#!``, a ``paas.sh`` committed executable), else as
 ``/bin/sh <entry> deploy``, in the working folder, in a session of its own, with stdin from
 ``/dev/null`` and stdout and stderr merged into the log. Its environment is not the worker's:
 only ``PATH``, ``LANG`` and ``LC_ALL`` (``C.UTF-8``), ``HOME`` (the working folder) and
@@ -20,8 +22,9 @@ deploy, which is how a service stays up, and ``destroy`` stops it. A process the
 holding the output open does not keep the run waiting: two seconds after the entry exits the
 driver stops reading (and says so in the log); that process is left alone.
 
-**Time limit.** At the run's time limit the whole process group gets SIGTERM, and five seconds
-later SIGKILL if any of it is left; the run fails with an error saying so. Processes detached into
+**Time limit and cancelling.** At the run's time limit, or when the caller cancels it, the whole
+process group gets SIGTERM, and five seconds later SIGKILL if any of it is left; the run fails
+with an error saying so. Processes detached into
 sessions of their own are not in the group and are not stopped.
 
 The log is read as it arrives, line by line (UTF-8, undecodable bytes replaced), each line cut at
@@ -34,40 +37,38 @@ would share the working folder.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import errno
-import json
 import os
-import re
 import selectors
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from compute.drivers import (
-    ACTIONS,
-    MASK,
+    CANCELLED,
+    CODE_NOT_FETCHED,
     LaunchSpec,
+    LineReader,
     ProbeResult,
     RunResult,
+    checked_environment,
+    contract_environment,
     line_secrets,
-    mask,
     parse_outputs,
+    script_of,
     time_limit_error,
 )
 
-__all__ = ["GIT_NOT_SUPPORTED", "LocalDriver"]
+__all__ = ["CODE_NOT_FETCHED", "LocalDriver"]
 
-GIT_NOT_SUPPORTED = "This compute instance cannot fetch code from git yet; use inline code."
-NO_CODE = "The template version has no code to run."
 STILL_OPEN = "(a process the code started still holds its output open; no longer reading it)"
 OUTPUTS_TOO_LARGE = "(the outputs file is larger than {limit} bytes; only its start was read)"
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CHUNK = 64 * 1024
 
 
@@ -97,48 +98,60 @@ class LocalDriver:
 
     # Running ------------------------------------------------------------------------------
 
-    def run(self, spec: LaunchSpec, on_line: Callable[[str], None]) -> RunResult:
+    def run(
+        self,
+        spec: LaunchSpec,
+        on_line: Callable[[str], None],
+        cancel: threading.Event | None = None,
+    ) -> RunResult:
         """Run the spec's code once; see :meth:`compute.drivers.Driver.run`."""
-        if spec.action not in ACTIONS:
-            raise ValueError(f"Unknown action {spec.action!r}")
-        if not spec.time_limit > 0:
-            raise ValueError("The time limit must be positive")
+        script, refused = script_of(spec)
         workdir = self.workdir(spec.project, spec.service)
-        if spec.code.repository:
-            return RunResult(exit_code=None, error=GIT_NOT_SUPPORTED)
-        script = spec.code.inline.replace("\r\n", "\n")  # a browser's textarea sends CRLF
-        if not script.strip():
-            return RunResult(exit_code=None, error=NO_CODE)
+        if refused:
+            return refused
         deadline = time.monotonic() + spec.time_limit
 
         paas = workdir / ".paas"
-        entry, outputs, tmp = paas / "entry", paas / "outputs", paas / "tmp"
+        entry, outputs, tmp = paas / spec.code.entry_name, paas / "outputs", paas / "tmp"
         env = self._environment(spec, workdir, tmp, outputs)
         try:
             if not self.root.is_dir():
                 self.root.parent.mkdir(parents=True, exist_ok=True)
             for folder in (self.root, self.root / spec.project, workdir, paas, tmp):
                 _make_private_folder(folder)
-            _write_private_file(entry, script.encode(), 0o700)
-            _write_private_file(outputs, b"", 0o600)
+            if spec.action == "status":
+                pass  # the code deploy left; a run may be using it
+            elif spec.code.folder:
+                shutil.rmtree(paas / "code", ignore_errors=True)
+                shutil.copytree(spec.code.folder, paas / "code", symlinks=True)
+                _write_private_file(outputs, b"", 0o600)
+            else:
+                _write_private_file(entry, script.encode(), 0o700)
+                _write_private_file(outputs, b"", 0o600)
         except OSError as exc:
             return RunResult(
                 exit_code=None,
                 error=f"The service's working folder could not be prepared: {_reason(exc)}.",
             )
 
-        command = [str(entry)] if script.startswith("#!") else ["/bin/sh", str(entry)]
+        if spec.code.folder:
+            command = [str(entry)] if os.access(entry, os.X_OK) else ["/bin/sh", str(entry)]
+        else:
+            command = [str(entry)] if script.startswith("#!") else ["/bin/sh", str(entry)]
         try:
             process = _start([*command, spec.action], cwd=workdir, env=env)
         except OSError as exc:
             return RunResult(exit_code=None, error=_start_error(exc, script))
 
-        timed_out = self._follow(process, deadline, line_secrets(spec.secrets), on_line)
-        return RunResult(
+        stopped = self._follow(process, deadline, line_secrets(spec.secrets), on_line, cancel)
+        result = RunResult(
             exit_code=process.returncode,
-            outputs=self._read_outputs(outputs, on_line),
-            error=time_limit_error(spec.time_limit) if timed_out else "",
+            outputs={} if spec.action == "status" else self._read_outputs(outputs, on_line),
+            error={"time": time_limit_error(spec.time_limit), "cancel": CANCELLED}.get(stopped, ""),
         )
+        if spec.action == "destroy" and result.ok:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return result
 
     def _environment(self, spec: LaunchSpec, workdir: Path, tmp: Path, outputs: Path) -> dict:
         env = {
@@ -148,23 +161,9 @@ class LocalDriver:
             "HOME": str(workdir),
             "TMPDIR": str(tmp),
         }
-        env.update(spec.extra_env)
-        env.update({f"PAAS_VAR_{name}": value for name, value in spec.variables.items()})
-        env.update(
-            PAAS_SERVICE=spec.service,
-            PAAS_PROJECT=spec.project,
-            PAAS_PROFILE=spec.profile,
-            PAAS_REVISION=str(spec.revision),
-            PAAS_WORKDIR=str(workdir),
-            PAAS_LABELS=json.dumps(spec.labels, ensure_ascii=False),
-            PAAS_OUTPUTS=str(outputs),
-        )
-        for name, value in env.items():
-            if not isinstance(name, str) or _ENV_NAME.fullmatch(name) is None:
-                raise ValueError(f"{name!r} cannot name an environment variable")
-            if not isinstance(value, str) or "\0" in value:
-                raise ValueError(f"The value of {name} cannot be put in the environment")
-        return env
+        env.update(contract_environment(spec))
+        env.update(PAAS_WORKDIR=str(workdir), PAAS_OUTPUTS=str(outputs))
+        return checked_environment(env)
 
     def _follow(
         self,
@@ -172,15 +171,18 @@ class LocalDriver:
         deadline: float,
         secrets: tuple[str, ...],
         on_line: Callable[[str], None],
-    ) -> bool:
-        """Pass the process's log on until it is over; True if it was stopped at the deadline."""
+        cancel: threading.Event | None = None,
+    ) -> str:
+        """Pass the process's log on until it is over; why it was stopped ("time" at the
+        deadline, "cancel" when ``cancel`` was set) or "" if it ended by itself."""
         group = process.pid  # a session leader leads its own process group
-        lines = _Lines(secrets, self.line_limit, on_line)
+        lines = LineReader(secrets, self.line_limit, on_line)
         assert process.stdout is not None
         selector = selectors.DefaultSelector()
         selector.register(process.stdout, selectors.EVENT_READ)
         reading = True
         timed_out = False
+        stopped = ""
         kill_at: float | None = None  # while stopping: when SIGKILL is due
         settled_at: float | None = None  # when the entry had exited and nothing was left to stop
         try:
@@ -188,7 +190,12 @@ class LocalDriver:
                 now = time.monotonic()
                 if process.returncode is None:
                     process.poll()
-                if process.returncode is None and not timed_out and now >= deadline:
+                if process.returncode is None and not timed_out:
+                    if now >= deadline:
+                        stopped = "time"
+                    elif cancel is not None and cancel.is_set():
+                        stopped = "cancel"
+                if stopped and not timed_out:
                     timed_out = True
                     _signal_group(group, signal.SIGTERM)
                     kill_at = now + self.kill_grace
@@ -238,7 +245,7 @@ class LocalDriver:
             process.stdout.close()
         if timed_out:
             _wait_group_gone(group, 2.0)
-        return timed_out
+        return stopped
 
     def _read_outputs(self, path: Path, on_line: Callable[[str], None]) -> dict[str, str]:
         try:
@@ -282,62 +289,6 @@ class LocalDriver:
                 continue
             answers.append(done.stdout.decode("utf-8", errors="replace").strip())
         return ProbeResult(reachable=True, output="\n".join(a for a in answers if a))
-
-
-class _Lines:
-    """Bytes in, masked and cut lines out, each passed to ``on_line`` as soon as it is whole."""
-
-    def __init__(self, secrets: tuple[str, ...], limit: int, on_line: Callable[[str], None]):
-        self.secrets = secrets
-        self.limit = limit
-        self.on_line = on_line
-        # Enough bytes of a long line that every secret starting before the cut is whole in it.
-        self.window = limit + max((len(s.encode()) for s in secrets), default=0)
-        self.pending = bytearray()
-        self.skipping = False  # the rest of a line already passed on, cut
-
-    def feed(self, chunk: bytes) -> None:
-        *whole, rest = chunk.split(b"\n")
-        for piece in whole:
-            if self.skipping:
-                self.skipping = False
-            else:
-                self.pending += piece
-                self._emit()
-        if not self.skipping:
-            self.pending += rest
-            if len(self.pending) > self.window:
-                self._emit()
-                self.skipping = True
-
-    def flush(self) -> None:
-        """Pass on what is left of a last line without a newline."""
-        if self.pending and not self.skipping:
-            self._emit()
-        self.pending.clear()
-        self.skipping = False
-
-    def _emit(self) -> None:
-        raw = bytes(self.pending[: self.window])
-        cut = len(self.pending) > self.window
-        self.pending.clear()
-        text = mask(raw.decode("utf-8", errors="replace").removesuffix("\r"), self.secrets)
-        encoded = text.encode()
-        if cut or len(encoded) > self.limit:
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            text = _mask_tail(decoder.decode(encoded[: self.limit]), self.secrets) + " …"
-        self.on_line(text)
-
-
-def _mask_tail(text: str, secrets: tuple[str, ...]) -> str:
-    """Mask the start of a secret that a cut left at the end of ``text``."""
-    longest = 0
-    for secret in secrets:
-        for size in range(min(len(secret) - 1, len(text)), longest, -1):
-            if text.endswith(secret[:size]):
-                longest = size
-                break
-    return text[: len(text) - longest] + MASK if longest else text
 
 
 def _make_private_folder(path: Path) -> None:
