@@ -5,11 +5,12 @@ profile. Every form runs the model validation of SPEC §3, so the admin cannot s
 Studio or the API would refuse; a profile saved here gets a revision like any other change.
 """
 
+import copy
 from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from profiles import rules, services
+from profiles import repositories, rules, services
 from profiles.forms import (
     JSONValueField,
     SensitiveValueFormMixin,
@@ -76,7 +77,25 @@ class SettingInlineForm(SensitiveValueFormMixin, forms.ModelForm):
 
 
 class TemplateVersionAdminForm(forms.ModelForm):
-    """Names the field at fault for the rules the database also enforces as constraints."""
+    """Names the field at fault for the rules the database also enforces as constraints.
+
+    A version with repository code that becomes active (or whose code changes while active) has
+    its revision pinned to a commit here, once the fields are valid: a revision git cannot
+    resolve, or a commit without the folder and its ``paas.sh``, is refused at its field.
+    """
+
+    def _post_clean(self) -> None:
+        # The instance still holds the stored values until the model form copies the
+        # submitted ones into it (in super()._post_clean()).
+        saved = copy.copy(self.instance) if self.instance.pk else None
+        super()._post_clean()
+        checked = ["state", *TemplateVersion.CODE_FIELDS, "code_inline"]
+        if any(field in self.errors for field in checked) or NON_FIELD_ERRORS in self.errors:
+            return
+        try:
+            self.instance.pin_code(saved)
+        except repositories.RepositoryProblem as problem:
+            self.add_error(problem.field if problem.field in self.fields else None, problem.message)
 
     def clean(self):
         cleaned = super().clean()
@@ -172,11 +191,19 @@ class TemplateVersionAdmin(KeyCheckedAdminMixin, admin.ModelAdmin):
         (
             "Code",
             {
-                "fields": ["code_repository", "code_path", "code_revision", "code_inline"],
-                "description": "Either a repository (with path and revision) or inline code.",
+                "fields": [
+                    "code_repository",
+                    "code_path",
+                    "code_revision",
+                    "code_commit",
+                    "code_inline",
+                ],
+                "description": "Either a repository (with path and revision) or inline code. "
+                "Activating a version pins its revision to a commit.",
             },
         ),
     ]
+    readonly_fields = ["code_commit"]
     inlines = [TemplateVariableInline, TemplateOutputInline]
 
     def get_queryset(self, request):

@@ -5,6 +5,8 @@ in :mod:`profiles.serializers` and apply them here; each problem is reported by 
 path (:class:`~profiles.documents.DocumentError`), and nothing of a refused document is saved.
 """
 
+import copy
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -31,6 +33,7 @@ from profiles.models import (
     TemplateVariable,
     TemplateVersion,
 )
+from profiles.repositories import RepositoryProblem
 from profiles.services import StaleEdit, commit_revision, reconcile_inputs, write_outputs
 from studio.models import Project
 
@@ -304,6 +307,7 @@ def _apply_template_document(*, project: Project, document: dict):
         version = template.versions.filter(name=item["name"]).first() or TemplateVersion(
             template=template, name=item["name"]
         )
+        saved = copy.copy(version) if version.pk else None
         code = item["code"]
         version.state = item["state"]
         version.code_repository = code["repository"]
@@ -314,6 +318,12 @@ def _apply_template_document(*, project: Project, document: dict):
             version.full_clean()
         except ValidationError as error:
             causes += causes_from(error, VERSION_PATHS, prefix)
+            continue
+        try:
+            # Becoming active (or changing code while active) pins the revision to its commit.
+            version.pin_code(saved)
+        except RepositoryProblem as problem:
+            causes.append((prefix + VERSION_PATHS[problem.field], problem.message))
             continue
         version.save()
         old_secrets = {v.name: v.secret for v in version.variables.all() if v.sensitive}

@@ -6,7 +6,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Case, Q, Value, When
 
-from profiles import rules
+from profiles import repositories, rules
 from profiles.choices import (
     Override,
     ServiceType,
@@ -20,12 +20,14 @@ from profiles.validators import (
     DESCRIPTION_MAX_LENGTH,
     DISPLAY_NAME_MAX_LENGTH,
     ICON_URL_MAX_LENGTH,
+    REPOSITORY_URL_MAX_LENGTH,
     VERSION_NAME_PATTERN,
     validate_annotations,
     validate_extra_config,
     validate_icon_url,
     validate_labels,
     validate_readme,
+    validate_repository_url,
     validate_variable_name,
     validate_version_name,
 )
@@ -219,12 +221,35 @@ class TemplateVersion(models.Model):
         "Version", max_length=8, help_text="v1, v2, …", validators=[validate_version_name]
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
-    code_repository = models.URLField(
-        "Repository URL", blank=True, help_text="Where the code lives, e.g. a git URL."
+    code_repository = models.CharField(
+        "Repository URL",
+        max_length=REPOSITORY_URL_MAX_LENGTH,
+        blank=True,
+        validators=[validate_repository_url],
+        help_text="The git repository the code lives in: an https://, ssh://, git:// or file:// "
+        "URL.",
     )
-    code_path = models.CharField("Path", max_length=500, blank=True)
-    code_revision = models.CharField("Revision", max_length=200, blank=True)
+    code_path = models.CharField(
+        "Path",
+        max_length=500,
+        blank=True,
+        help_text="The folder in the repository holding paas.sh (empty: the repository's root).",
+    )
+    code_revision = models.CharField(
+        "Revision",
+        max_length=200,
+        blank=True,
+        help_text="A branch, a tag or a commit id; pinned to its commit when the version is "
+        "activated.",
+    )
     code_inline = models.TextField("Inline code", blank=True)
+    code_commit = models.CharField(
+        "Commit",
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="The commit code_revision named when the version was activated.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -266,6 +291,38 @@ class TemplateVersion(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state == self.State.ACTIVE
+
+    #: What, changed on an active version, pins its code again.
+    CODE_FIELDS = ("code_repository", "code_path", "code_revision")
+
+    def names_same_code(self, other: "TemplateVersion") -> bool:
+        """Whether ``other`` names the same code as this version (so this one's commit holds)."""
+        return all(getattr(self, f) == getattr(other, f) for f in self.CODE_FIELDS)
+
+    def pin_code(self, saved: "TemplateVersion | None") -> None:
+        """Pin ``code_commit`` to the commit ``code_revision`` names, as this version is saved.
+
+        ``self`` holds the values about to be saved, ``saved`` the version as stored (None for a
+        new one). A version with repository code that becomes active, or whose code fields change
+        while active, has its revision resolved with git (see
+        :func:`profiles.repositories.resolve_commit`, which also checks that ``code_path`` is a
+        folder holding ``paas.sh`` at that commit); an active version whose code stays as it was
+        keeps its commit without asking the repository, and a draft or disabled one keeps
+        whatever it had. Inline code has no commit. Raises
+        :class:`~profiles.repositories.RepositoryProblem` naming the field at fault.
+        """
+        if not self.code_repository:
+            self.code_commit = ""
+            return
+        if saved is not None:
+            self.code_commit = saved.code_commit
+        if not self.is_active:
+            return
+        if saved is not None and saved.is_active and saved.names_same_code(self):
+            return
+        self.code_commit = repositories.resolve_commit(
+            self.code_repository, self.code_revision, self.code_path
+        )
 
     def problems_in(self, project: Project) -> rules.Problems:
         """Why a profile of ``project`` may not be built on this version (empty if it may)."""

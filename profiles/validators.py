@@ -214,6 +214,57 @@ def validate_icon_url(value: str) -> None:
     _http_url(value)
 
 
+#: Where a template version's code may live: a git repository by one of these URL schemes.
+REPOSITORY_SCHEMES = ("https", "http", "ssh", "git", "file")
+REPOSITORY_URL_MAX_LENGTH = 200
+_REPOSITORY_URL_MESSAGE = (
+    "Enter a valid URL: give the repository as an https://, ssh://, git:// or file:// URL."
+)
+
+
+def validate_repository_url(value: str) -> None:
+    """A git repository's URL: https://, http://, ssh:// or git:// with a host, or file:///path.
+
+    Credentials never belong in a template: a URL carrying a password is refused (the platform's
+    PAAS_CODE_CREDENTIALS setting holds them). scp-like ``git@host:path`` is not a URL; write it
+    as ``ssh://git@host/path``.
+    """
+    if not isinstance(value, str) or not value or value != value.strip():
+        raise ValidationError(_REPOSITORY_URL_MESSAGE, code="invalid")
+    if any(
+        character.isspace() or ord(character) < 32 or ord(character) == 127 for character in value
+    ):
+        raise ValidationError(_REPOSITORY_URL_MESSAGE, code="invalid")
+    try:
+        parts = urlsplit(value)
+        host, password = parts.hostname, parts.password
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise ValidationError(_REPOSITORY_URL_MESSAGE, code="invalid") from None
+    if parts.scheme.lower() not in REPOSITORY_SCHEMES or not value.lower().startswith(
+        f"{parts.scheme.lower()}://"
+    ):
+        raise ValidationError(_REPOSITORY_URL_MESSAGE, code="invalid_scheme")
+    if parts.scheme.lower() == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.strip("/"):
+            raise ValidationError(
+                "Enter a valid URL: a file:// URL names a folder on this machine, "
+                "e.g. file:///srv/git/templates.git.",
+                code="invalid",
+            )
+        return
+    if not host or host.startswith("-") or (parts.username or "").startswith("-"):
+        raise ValidationError(_REPOSITORY_URL_MESSAGE, code="invalid")
+    if password is not None:
+        raise ValidationError(
+            "Leave the password out of the repository URL: the platform's credentials setting "
+            "holds it, never a template.",
+            code="credentials",
+        )
+    if parts.query or parts.fragment:
+        raise ValidationError(_REPOSITORY_URL_MESSAGE, code="invalid")
+
+
 def validate_readme(value: str) -> None:
     """At most 256 KiB, and a readme that renders: not nested too deeply, not too slow."""
     size = utf8_size(value)

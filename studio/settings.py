@@ -6,6 +6,7 @@ process refuses to start without ``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``FIELD_E
 See ``.env.example`` for the full list.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -245,6 +246,48 @@ COMPUTE_LOCAL_ROOT = env_str("COMPUTE_LOCAL_ROOT", str(BASE_DIR / "var" / "servi
 COMPUTE_RUN_TIME_LIMIT = env_int("COMPUTE_RUN_TIME_LIMIT", 30 * 60)
 # A running run whose worker sent no heartbeat for this long is failed as abandoned (seconds).
 COMPUTE_RUN_LEASE_SECONDS = env_int("COMPUTE_RUN_LEASE_SECONDS", 60)
+# How long connecting to an SSH compute instance may take before it counts as silent (seconds).
+COMPUTE_SSH_CONNECT_TIMEOUT = env_int("COMPUTE_SSH_CONNECT_TIMEOUT", 10)
+# How often workers ask a running service's code for its health (``<entry> status``, seconds),
+# and how long that may take.
+COMPUTE_HEALTH_INTERVAL = env_int("COMPUTE_HEALTH_INTERVAL", 60)
+COMPUTE_STATUS_TIME_LIMIT = env_int("COMPUTE_STATUS_TIME_LIMIT", 30)
+
+# Template code in git repositories (SPEC §8, the code contract). Each git command may take this
+# long (seconds) when a version is activated or a worker fetches its code.
+CODE_REPOSITORY_TIMEOUT = env_int("CODE_REPOSITORY_TIMEOUT", 30)
+
+
+def _code_credentials() -> dict[str, dict[str, str]]:
+    """PAAS_CODE_CREDENTIALS: a JSON object from a URL prefix ("https://git.example.com/") to
+    {"username": ..., "password": ...}, for https repositories; passed to git only through its
+    environment. Never echoed back, not even when it is malformed."""
+    raw = env_str("PAAS_CODE_CREDENTIALS").strip()
+    problem = ImproperlyConfigured(
+        'PAAS_CODE_CREDENTIALS must be a JSON object like {"https://git.example.com/": '
+        '{"username": "…", "password": "…"}}.'
+    )
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise problem from None
+    if not isinstance(value, dict) or not all(
+        isinstance(prefix, str)
+        and prefix.lower().startswith(("https://", "http://"))
+        and isinstance(entry, dict)
+        and set(entry) == {"username", "password"}
+        and all(isinstance(item, str) for item in entry.values())
+        for prefix, entry in value.items()
+    ):
+        raise problem
+    return value
+
+
+CODE_REPOSITORY_CREDENTIALS = _code_credentials()
+# Where workers keep repository code fetched for runs, per commit, and every repository's mirror.
+COMPUTE_CODE_CACHE = env_str("COMPUTE_CODE_CACHE", str(BASE_DIR / "var" / "code"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "PaaS Studio API",

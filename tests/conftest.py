@@ -38,6 +38,26 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _example_repositories(monkeypatch, settings, tmp_path_factory):
+    """Test data names repositories on git.example.com, which does not exist: activating a
+    version of one pins a made-up commit instead of asking git. ``file://`` repositories (as
+    tests/test_code_*.py make them) are resolved with git, into a cache of the test run's own."""
+    from urllib.parse import urlsplit
+
+    from profiles import repositories
+
+    settings.COMPUTE_CODE_CACHE = str(tmp_path_factory.mktemp("code-cache"))
+    real = repositories.resolve_commit
+
+    def resolve(repository: str, revision: str, path: str) -> str:
+        if urlsplit(repository).hostname == "git.example.com":
+            return "0" * 40
+        return real(repository, revision, path)
+
+    monkeypatch.setattr(repositories, "resolve_commit", resolve)
+
+
 @pytest.fixture
 def platform(db):
     return make_project("platform", display_name="Platform")
@@ -153,9 +173,9 @@ def database_url() -> str:
 
 @pytest.fixture
 def workers(tmp_path) -> Iterator[Callable[[str], subprocess.Popen]]:
-    """``workers(id)`` starts a real ``manage.py db_worker`` on the test database (for tests
-    marked transaction=True, whose rows it can see), with a 3 s lease; all are killed at the
-    end."""
+    """``workers(id, **settings)`` starts a real ``manage.py db_worker`` on the test database
+    (for tests marked transaction=True, whose rows it can see), with a 3 s lease and any other
+    settings given as environment variables; all are killed at the end."""
     started: list[subprocess.Popen] = []
     env = os.environ | {
         "DATABASE_URL": database_url(),
@@ -164,11 +184,12 @@ def workers(tmp_path) -> Iterator[Callable[[str], subprocess.Popen]]:
         "COMPUTE_RUN_TIME_LIMIT": "60",
     }
 
-    def start(worker_id: str) -> subprocess.Popen:
+    def start(worker_id: str, **settings: str) -> subprocess.Popen:
+        """Start worker ``worker_id``; ``settings`` are more environment settings for it."""
         process = subprocess.Popen(
             [sys.executable, "manage.py", "db_worker", "--interval", "0.1", "--no-reload",
              "--no-startup-delay", "--worker-id", worker_id],
-            cwd=ROOT, env=env, start_new_session=True,
+            cwd=ROOT, env=env | settings, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         started.append(process)
