@@ -420,6 +420,7 @@ def service_document(service: Service, project: Project) -> dict:
         },
         "status": {
             "state": service.state,
+            "checkedAt": _at(service.checked_at),
             "profileRevision": service.revision,
             "outputs": outputs,
             "createdAt": _at(service.created_at),
@@ -609,7 +610,7 @@ class ServiceDetailView(ServiceView):
         service = self.get_service(name)
         try:
             compute.destroy(service=service, actor=request.user)
-        except compute.DestroyRefused as refused:
+        except compute.RunRefused as refused:
             raise Conflict(str(refused)) from None
         service.refresh_from_db()
         return Response(service_document(service, self.project), status=status.HTTP_202_ACCEPTED)

@@ -106,8 +106,9 @@ class ComputeInstanceForm(SectionModelForm):
         widget=forms.Textarea(attrs={"rows": 2, "class": "font-monospace", "spellcheck": "false"}),
         help_text=(
             "Paste the host's line from <code>ssh-keyscan -t ed25519 HOST</code>, checked on a "
-            "machine you trust. A connection whose host key does not match is refused: nothing "
-            "is trusted on first use."
+            "machine you trust, or leave it empty and use <em>Fetch host key</em> once the "
+            "instance is registered. A connection whose host key does not match is refused: "
+            "nothing is trusted on first use."
         ),
     )
 
@@ -250,7 +251,10 @@ class ComputeInstanceForm(SectionModelForm):
             for field in SSH_FIELDS:
                 self.errors.pop(field, None)  # what a local connection does not use is no error
         elif connection == Connection.SSH:
+            # The host key may be left empty here and trusted after "Fetch host key".
             for field, message in MISSING.items():
+                if field == "host_key":
+                    continue
                 if field not in self.errors and cleaned.get(field) in (None, ""):
                     self.add_error(field, ValidationError(message, code="required"))
         return cleaned

@@ -11,5 +11,11 @@ urlpatterns = [
     path("<slug:name>/", views.instance_detail, name="instance"),
     path("<slug:name>/edit/", views.instance_edit, name="instance_edit"),
     path("<slug:name>/test/", views.instance_test, name="instance_test"),
+    path("<slug:name>/fetch-host-key/", views.instance_fetch_key, name="instance_fetch_key"),
+    path(
+        "<slug:name>/trust-host-key/<int:check>/",
+        views.instance_trust_key,
+        name="instance_trust_key",
+    ),
     path("<slug:name>/delete/", views.instance_delete, name="instance_delete"),
 ]

@@ -1,4 +1,7 @@
-"""The Compute Instances pages (SPEC §8): list, register, detail, edit, test connection, remove.
+"""The Compute Instances pages (SPEC §8): list, register, detail, edit, checks, remove.
+
+"Test connection" and "Fetch host key" are background checks (compute.tasks.run_check): the
+button queues one and the detail page shows it, polling while it is in progress.
 
 Every member of the project sees its instances and may register one; only the owner, the
 project's admins and superusers change, test or remove one (``changeable_by``), and anyone
@@ -19,7 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from compute import services as compute
 from compute.filters import ComputeInstanceFilter
 from compute.instance_forms import ComputeInstanceForm, ConfirmRemoveForm
-from compute.models import ComputeInstance, Service
+from compute.models import CheckKind, ComputeInstance, InstanceCheck, Service
+from compute.tasks import reap_stale_checks
 from profiles import rules
 from studio import access
 from studio.htmx import page_or_fragment
@@ -120,9 +124,12 @@ def instance_new(request: ProjectRequest, project: Project) -> HttpResponse:
                 raise
             form.add_error("name", taken)
         else:
-            messages.success(
-                request, f"Registered {instance.name}. Test the connection to see that it answers."
+            next_step = (
+                "Test the connection to see that it answers."
+                if instance.host_key or instance.is_local
+                else "Fetch its host key and trust it: nothing runs on it until then."
             )
+            messages.success(request, f"Registered {instance.name}. {next_step}")
             return redirect(_detail_url(instance))
     return render(
         request,
@@ -132,18 +139,40 @@ def instance_new(request: ProjectRequest, project: Project) -> HttpResponse:
     )
 
 
+def _latest_checks(instance: ComputeInstance) -> dict[str, InstanceCheck]:
+    """The latest check of each kind, by kind."""
+    latest: dict[str, InstanceCheck] = {}
+    for kind in CheckKind.values:
+        check = instance.checks.filter(kind=kind).order_by("-created_at", "-pk").first()
+        if check is not None:
+            latest[kind] = check
+    return latest
+
+
 @require_GET
 @access.member_required
 def instance_detail(request: ProjectRequest, project: Project, name: str) -> HttpResponse:
+    """The instance, its connection and its checks; while a check is in progress, the checks
+    part asks for itself again every second (and stops once it has ended)."""
     instance = _instance(project, name)
     may_change = _may_change(request, project, instance)
+    checks = _latest_checks(instance)
+    if any(check.in_progress for check in checks.values()) and reap_stale_checks():
+        checks = _latest_checks(instance)
+    fetched = checks.get(CheckKind.FETCH_HOST_KEY)
     context = {
         "instance": instance,
         "may_change": may_change,
         "may_edit": may_change and (not instance.is_local or request.user.is_superuser),
+        "test": checks.get(CheckKind.TEST_CONNECTION),
+        "fetched": fetched,
+        "fetched_is_stored": bool(
+            fetched and fetched.result and fetched.result in instance.host_key.splitlines()
+        ),
+        "checking": any(check.in_progress for check in checks.values()),
         **_services_on(request, project, instance),
     }
-    return render(request, "compute/instance_detail.html", context)
+    return page_or_fragment(request, "compute/instance_detail.html", context, fragment="checks")
 
 
 @require_http_methods(["GET", "POST"])
@@ -172,16 +201,44 @@ def instance_edit(request: ProjectRequest, project: Project, name: str) -> HttpR
     )
 
 
+def _check(request: ProjectRequest, project: Project, name: str, kind: str) -> HttpResponse:
+    instance = _changeable(request, project, name)
+    try:
+        compute.request_check(instance=instance, kind=kind, actor=request.user)
+    except compute.CheckRefused as refused:
+        messages.error(request, str(refused))
+    return redirect(_detail_url(instance))
+
+
 @require_POST
 @access.member_required
 def instance_test(request: ProjectRequest, project: Project, name: str) -> HttpResponse:
-    """Test connection: run the probe, store what came back, show it on the detail page."""
+    """Test connection: a worker runs the harmless probe; the detail page shows what came back."""
+    return _check(request, project, name, CheckKind.TEST_CONNECTION)
+
+
+@require_POST
+@access.member_required
+def instance_fetch_key(request: ProjectRequest, project: Project, name: str) -> HttpResponse:
+    """Fetch host key: a worker asks the host for its key; the detail page shows its
+    fingerprint for the user to confirm. Nothing is trusted until they do."""
+    return _check(request, project, name, CheckKind.FETCH_HOST_KEY)
+
+
+@require_POST
+@access.member_required
+def instance_trust_key(
+    request: ProjectRequest, project: Project, name: str, check: int
+) -> HttpResponse:
+    """Store the fetched key as the host key: the user compared its fingerprint and confirmed."""
     instance = _changeable(request, project, name)
-    result = compute.probe_instance(instance=instance)
-    if result.reachable:
-        messages.success(request, f"{instance.name} answered the test.")
+    fetched = get_object_or_404(instance.checks, pk=check, kind=CheckKind.FETCH_HOST_KEY)
+    try:
+        compute.trust_host_key(instance=instance, check=fetched)
+    except compute.CheckRefused as refused:
+        messages.error(request, str(refused))
     else:
-        messages.warning(request, f"{instance.name} could not be reached. See what came back.")
+        messages.success(request, f"Trusted the host key {fetched.fingerprint} for {name}.")
     return redirect(_detail_url(instance))
 
 

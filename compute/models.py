@@ -42,6 +42,8 @@ class ServiceState(models.TextChoices):
     PENDING = "pending", "Pending"
     DEPLOYING = "deploying", "Deploying"
     RUNNING = "running", "Running"
+    STOPPED = "stopped", "Stopped"
+    UNREACHABLE = "unreachable", "Unreachable"
     FAILED = "failed", "Failed"
     DESTROYING = "destroying", "Destroying"
     DESTROYED = "destroyed", "Destroyed"
@@ -49,7 +51,16 @@ class ServiceState(models.TextChoices):
 
 # A service in one of these is live: it holds (or is getting) something on its instance.
 LIVE_STATES = [ServiceState.PENDING, ServiceState.DEPLOYING, ServiceState.RUNNING,
+               ServiceState.STOPPED, ServiceState.UNREACHABLE,
                ServiceState.DESTROYING]  # fmt: skip
+
+# A deployed service in one of these has no run in progress: it may be redeployed, destroyed
+# or checked. ``stopped`` and ``unreachable`` come from health checks of a running service.
+SETTLED_STATES = [ServiceState.RUNNING, ServiceState.STOPPED, ServiceState.UNREACHABLE,
+                  ServiceState.FAILED]  # fmt: skip
+
+# Health checks look at services in these; what they find moves a service between them.
+CHECKED_STATES = [ServiceState.RUNNING, ServiceState.STOPPED, ServiceState.UNREACHABLE]
 
 
 def _named(*, what: str) -> list[models.BaseConstraint]:
@@ -126,7 +137,6 @@ class ComputeInstance(models.Model):
                     Q(connection=Connection.SSH)
                     & ~Q(host="")
                     & ~Q(username="")
-                    & ~Q(host_key="")
                     & Q(port__isnull=False, port__gte=1, port__lte=65535)
                 )
                 | (
@@ -135,8 +145,8 @@ class ComputeInstance(models.Model):
                 ),
                 name="%(app_label)s_%(class)s_connection_complete",
                 violation_error_message=(
-                    "An SSH connection needs a host, a port from 1 to 65535, a username and the "
-                    "host's key; a local one has none of them."
+                    "An SSH connection needs a host, a port from 1 to 65535 and a username; a "
+                    "local one has none of them, nor keys."
                 ),
             ),
         ]
@@ -197,6 +207,9 @@ class Service(models.Model):
     inputs = models.JSONField(default=dict, help_text="The resolved, non-sensitive inputs.")
     secrets = EncryptedTextField(blank=True, help_text="The sensitive inputs, as JSON.")
     state = models.CharField(max_length=12, choices=ServiceState.choices)
+    checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a health check last looked at it."
+    )
     outputs = models.JSONField(default=list, help_text="What the last deploy wrote, in order.")
     output_secrets = EncryptedTextField(blank=True, help_text="Sensitive output values, as JSON.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -259,6 +272,7 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["service", "-created_at", "-pk"]
@@ -296,6 +310,9 @@ class ServiceEvent(models.Model):
         LAUNCHED = "launched", "Launched"
         STATE_CHANGED = "state_changed", "State changed"
         DESTROY_REQUESTED = "destroy_requested", "Destroy requested"
+        REDEPLOY_REQUESTED = "redeploy_requested", "Redeploy requested"
+        UPDATE_REQUESTED = "update_requested", "Update requested"
+        CANCEL_REQUESTED = "cancel_requested", "Cancel requested"
         OUTPUT_REVEALED = "output_revealed", "Sensitive output revealed"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="service_events")
@@ -335,3 +352,59 @@ class ServiceEvent(models.Model):
             actor_name=actor.get_username() if actor else "",
             detail=detail or {},
         )
+
+
+class CheckKind(models.TextChoices):
+    FETCH_HOST_KEY = "fetch_host_key", "Fetch host key"
+    TEST_CONNECTION = "test_connection", "Test connection"
+
+
+class InstanceCheck(models.Model):
+    """A "Fetch host key" or "Test connection" of an instance, run in the background.
+
+    A fetched key is only shown (``result``, ``fingerprint``) until a person confirms it; a
+    test stores what the probe printed on the instance too. ``problem`` names the kind of
+    connection problem when it failed (``refused``, ``timeout``, ``changed_host_key`` …).
+    """
+
+    Kind = CheckKind
+    State = RunState
+
+    instance = models.ForeignKey(ComputeInstance, on_delete=models.CASCADE, related_name="checks")
+    kind = models.CharField(max_length=20, choices=CheckKind.choices)
+    state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    host = models.CharField(max_length=253, blank=True, help_text="Where it looked.")
+    port = models.PositiveIntegerField(null=True, blank=True)
+    result = models.TextField(blank=True, help_text="The key offered, or what the probe printed.")
+    fingerprint = models.CharField(max_length=100, blank=True)
+    problem = models.CharField(max_length=20, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["instance", "-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "kind"],
+                condition=Q(state__in=ACTIVE_RUN_STATES),
+                name="%(app_label)s_%(class)s_one_active_per_kind",
+                violation_error_message="This check is already in progress.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=CheckKind.values),
+                name="%(app_label)s_%(class)s_kind_valid",
+                violation_error_message="Unknown check.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance} {self.get_kind_display().lower()} ({self.state})"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state in ACTIVE_RUN_STATES

@@ -166,6 +166,9 @@ class ServiceOutputSerializer(StrictSerializer):
 
 class ServiceStatusSerializer(StrictSerializer):
     state = serializers.ChoiceField(choices=ServiceState.values, required=False)
+    checkedAt = serializers.DateTimeField(
+        allow_null=True, required=False, help_text="When a health check last looked at it."
+    )
     profileRevision = StrictIntegerField(min_value=1, required=False)
     outputs = ServiceOutputSerializer(many=True, required=False)
     createdAt = serializers.DateTimeField(allow_null=True, required=False)

@@ -1,10 +1,12 @@
-"""Background work (SPEC §8): a run of a service's code, executed by a worker.
+"""Background work (SPEC §8): runs of a service's code, instance checks and health checks.
 
 Workers are ``manage.py db_worker`` processes (Django's task framework, with the database
 queue of django-tasks-db), on this machine or any other sharing the database. A run is claimed
 with a guarded update, so however often its task is delivered it is executed once; while it
-executes, a heartbeat keeps its lease, and a run whose worker died is failed by the next
-worker (or page) that looks.
+executes, a heartbeat keeps its lease and notices a cancel, and a run whose worker died is
+failed by the next worker (or page) that looks. Instance checks ("Fetch host key", "Test
+connection") are claimed the same way. While services are running, a health check asks each
+one's code for its state every ``COMPUTE_HEALTH_INTERVAL`` seconds.
 """
 
 import json
@@ -16,17 +18,22 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.db.models.functions import Concat
 from django.tasks import task
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from compute.drivers import Code, Driver, LaunchSpec, RunResult
+from compute.code import CodeUnavailable, fetch_code
+from compute.drivers import CANCELLED, Code, Driver, LaunchSpec, RunResult, status_answer
 from compute.drivers.local import LocalDriver
+from compute.drivers.ssh import ConnectionProblem, SshDriver, fetch_host_key
 from compute.models import (
     ACTIVE_RUN_STATES,
+    CHECKED_STATES,
+    CheckKind,
     ComputeInstance,
+    InstanceCheck,
     Run,
     RunAction,
     RunState,
@@ -44,17 +51,24 @@ def lease_seconds() -> float:
     return float(settings.COMPUTE_RUN_LEASE_SECONDS)
 
 
-SSH_NOT_YET = "This portal cannot reach SSH compute instances yet."
+INSTANCE_GONE = "Its compute instance has been removed."
 
 
-def driver_for_instance(instance: ComputeInstance | None) -> Driver | None:
-    """The driver that reaches ``instance`` (None: none can, yet)."""
-    if instance is not None and instance.is_local:
+def driver_for_instance(instance: ComputeInstance) -> Driver:
+    """The driver that reaches ``instance``."""
+    if instance.is_local:
         return LocalDriver(root=Path(settings.COMPUTE_LOCAL_ROOT))
-    return None
+    return SshDriver(
+        host=instance.host,
+        port=instance.port or 22,
+        username=instance.username,
+        private_key=instance.private_key,
+        host_key=instance.host_key,
+        connect_timeout=float(settings.COMPUTE_SSH_CONNECT_TIMEOUT),
+    )
 
 
-def launch_spec(service: Service, action: str) -> LaunchSpec:
+def launch_spec(service: Service, action: str, *, folder: str = "") -> LaunchSpec:
     """What the driver needs, from what the service pinned: no model goes past this point."""
     secrets = json.loads(service.secrets) if service.secrets else {}
     metadata, spec = service.document["metadata"], service.document["spec"]
@@ -69,13 +83,27 @@ def launch_spec(service: Service, action: str) -> LaunchSpec:
             repository=service.code_repository,
             path=service.code_path,
             revision=service.code_revision,
+            folder=folder,
         ),
         variables={**service.inputs, **secrets},
         extra_env=dict(spec.get("extraConfig", {})),
         labels=dict(metadata.get("labels", {})),
         secrets=tuple(value for value in secrets.values() if value),
-        time_limit=float(settings.COMPUTE_RUN_TIME_LIMIT),
+        time_limit=float(
+            settings.COMPUTE_STATUS_TIME_LIMIT
+            if action == "status"
+            else settings.COMPUTE_RUN_TIME_LIMIT
+        ),
     )
+
+
+def fetched_code(service: Service, on_line) -> str:
+    """The local folder of the service's repository code at its pinned commit ("" for inline
+    code), fetched into the worker's cache if it is not there yet."""
+    if not service.code_repository:
+        return ""
+    on_line(f"(code: {service.code_repository} at {service.code_revision}, {service.code_path})")
+    return str(fetch_code(service.code_repository, service.code_revision, service.code_path))
 
 
 class _Heartbeat(threading.Thread):
@@ -87,6 +115,8 @@ class _Heartbeat(threading.Thread):
         self.lines: list[str] = []
         self.lock = threading.Lock()
         self.done = threading.Event()
+        #: Set when the run was cancelled, or lost its lease: the driver stops the code.
+        self.cancel = threading.Event()
 
     def add(self, line: str) -> None:
         with self.lock:
@@ -98,7 +128,10 @@ class _Heartbeat(threading.Thread):
         changes = {"heartbeat_at": timezone.now()}
         if text:
             changes["log"] = Concat("log", Value(text))
-        Run.objects.filter(pk=self.run_id, state=RunState.RUNNING).update(**changes)
+        running = Run.objects.filter(pk=self.run_id, state=RunState.RUNNING)
+        if not running.filter(cancel_requested_at__isnull=True).update(**changes):
+            self.cancel.set()
+            running.update(**changes)
 
     def run(self) -> None:
         interval = min(1.0, lease_seconds() / 4)
@@ -138,7 +171,7 @@ def _outputs(service: Service, written: dict[str, str]) -> tuple[list[dict], dic
 def _move(service: Service, state: str, *, detail: dict | None = None) -> None:
     previous = service.state
     service.state = state
-    service.save(update_fields=["state", "outputs", "output_secrets", "modified_at"])
+    service.save(update_fields=["state", "outputs", "output_secrets", "checked_at", "modified_at"])
     ServiceEvent.record(
         service=service,
         actor=None,
@@ -161,21 +194,19 @@ def execute_run(run_id: int) -> str:
     service = run.service
     if run.action == RunAction.DEPLOY:
         _move(service, ServiceState.DEPLOYING)
-    driver = driver_for_instance(service.compute_instance)
-    if driver is None:
-        gone = "Its compute instance has been removed."
-        result = RunResult(
-            exit_code=None,
-            outputs={},
-            error=gone if service.compute_instance is None else SSH_NOT_YET,
-        )
-        return _finish(run, service, result)
+    if service.compute_instance is None:
+        return _finish(run, service, RunResult(exit_code=None, error=INSTANCE_GONE))
     heartbeat = _Heartbeat(run_id)
     heartbeat.start()
     try:
-        result = driver.run(launch_spec(service, run.action), heartbeat.add)
+        driver = driver_for_instance(service.compute_instance)
+        folder = fetched_code(service, heartbeat.add)
+        spec = launch_spec(service, run.action, folder=folder)
+        result = driver.run(spec, heartbeat.add, heartbeat.cancel)
+    except CodeUnavailable as error:
+        result = RunResult(exit_code=None, error=error.message)
     except Exception as error:  # the run fails, saying why; the worker lives on
-        result = RunResult(exit_code=None, outputs={}, error=f"The run could not start: {error}")
+        result = RunResult(exit_code=None, error=f"The run could not start: {error}")
     finally:
         heartbeat.stop()
     heartbeat.flush()
@@ -187,6 +218,9 @@ def _finish(run: Run, service: Service, result: RunResult) -> str:
     current = Run.objects.select_for_update().get(pk=run.pk)
     if current.state != RunState.RUNNING:
         return "lost its lease"  # failed meanwhile as stale; what it did is in its log
+    cancelled = current.cancel_requested_at is not None
+    if cancelled and not result.error:
+        result = RunResult(exit_code=result.exit_code, outputs=result.outputs, error=CANCELLED)
     lines = []
     outputs, secrets = [], {}
     if run.action == RunAction.DEPLOY and result.ok:
@@ -207,10 +241,17 @@ def _finish(run: Run, service: Service, result: RunResult) -> str:
     if run.action == RunAction.DEPLOY and result.ok:
         service.outputs = outputs
         service.output_secrets = json.dumps(secrets) if secrets else ""
+        service.checked_at = None  # a fresh deploy: the next health check looks soon
         _move(service, ServiceState.RUNNING)
+        transaction.on_commit(schedule_health_check)
     elif run.action == RunAction.DESTROY and result.ok:
         service.outputs, service.output_secrets = [], ""
         _move(service, ServiceState.DESTROYED)
+    elif run.action == RunAction.DEPLOY and cancelled:
+        # Cancelled: what the deploy made so far is removed.
+        _move(service, ServiceState.DESTROYING, detail={"run": run.action, "cancelled": True})
+        destroy = Run.objects.create(service=service, action=RunAction.DESTROY)
+        transaction.on_commit(lambda: execute_run.enqueue(destroy.pk))
     else:
         _move(service, ServiceState.FAILED, detail={"run": run.action})
     return state
@@ -244,19 +285,184 @@ def reap_stale_runs(*, service: Service | None = None) -> int:
 
 @task()
 def reap_runs() -> int:
-    """Fail abandoned runs; while runs are in progress, look again half a lease later. How
-    many were failed."""
-    reaped = reap_stale_runs()
+    """Fail abandoned runs (and instance checks); while runs are in progress, look again half
+    a lease later. How many were failed."""
+    reaped = reap_stale_runs() + reap_stale_checks()
     schedule_reaper()
+    schedule_health_check(later=True)
     return reaped
 
 
 def schedule_reaper() -> None:
-    """Keep one reaper queued while any run is in progress, so that a run whose worker was
-    killed is failed within its lease even when nobody looks at it."""
-    if not Run.objects.filter(state__in=ACTIVE_RUN_STATES).exists():
+    """Keep one reaper queued while any run or instance check is in progress, so that one
+    whose worker was killed is failed within its lease even when nobody looks at it."""
+    busy = Run.objects.filter(state__in=ACTIVE_RUN_STATES).exists() or (
+        InstanceCheck.objects.filter(state__in=ACTIVE_RUN_STATES).exists()
+    )
+    if not busy:
         return
     queued = DBTaskResult.objects.filter(task_path=reap_runs.module_path, status="READY")
     if not queued.exists():
         later = timezone.now() + timedelta(seconds=lease_seconds() / 2)
         reap_runs.using(run_after=later).enqueue()
+
+
+# Instance checks ------------------------------------------------------------------------------
+
+
+@task()
+def run_check(check_id: int) -> str:
+    """Claim instance check ``check_id`` and do it: fetch the host key the instance offers (to
+    be confirmed by a person), or run the harmless probe and store what came back."""
+    claimed = InstanceCheck.objects.filter(pk=check_id, state=RunState.QUEUED).update(
+        state=RunState.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return "not claimed"
+    check = InstanceCheck.objects.select_related("instance").get(pk=check_id)
+    instance = check.instance
+    changes: dict = {"finished_at": timezone.now()}
+    try:
+        if check.kind == CheckKind.FETCH_HOST_KEY:
+            fetched = fetch_host_key(
+                check.host, check.port or 22, float(settings.COMPUTE_SSH_CONNECT_TIMEOUT)
+            )
+            changes |= {"result": fetched.key, "fingerprint": fetched.fingerprint}
+            ok = True
+        else:
+            probe = driver_for_instance(instance).probe()
+            changes |= {"result": probe.output, "problem": probe.problem}
+            ok = probe.reachable
+            if not ok:
+                changes["error"] = probe.output
+            ComputeInstance.objects.filter(pk=instance.pk).update(
+                checked_at=timezone.now(), reachable=ok, probe=probe.output
+            )
+    except ConnectionProblem as problem:
+        ok = False
+        changes |= {"problem": problem.kind, "error": str(problem)}
+    except Exception as error:  # the check fails, saying why; the worker lives on
+        ok = False
+        changes |= {"problem": "protocol", "error": f"The check could not run: {error}"}
+    changes["state"] = RunState.SUCCEEDED if ok else RunState.FAILED
+    changes["finished_at"] = timezone.now()
+    InstanceCheck.objects.filter(pk=check_id, state=RunState.RUNNING).update(**changes)
+    return changes["state"]
+
+
+def check_lease() -> timedelta:
+    """How long a check may be running before it counts as abandoned by its worker."""
+    return timedelta(seconds=lease_seconds() + 3 * float(settings.COMPUTE_SSH_CONNECT_TIMEOUT))
+
+
+def reap_stale_checks() -> int:
+    """Fail the instance checks whose worker died while doing them; how many there were."""
+    return InstanceCheck.objects.filter(
+        state=RunState.RUNNING, started_at__lt=timezone.now() - check_lease()
+    ).update(
+        state=RunState.FAILED,
+        error="The worker doing this check stopped without finishing it; try again.",
+        finished_at=timezone.now(),
+    )
+
+
+# Health -------------------------------------------------------------------------------------
+
+
+def health_interval() -> timedelta:
+    return timedelta(seconds=float(settings.COMPUTE_HEALTH_INTERVAL))
+
+
+def check_service_health(
+    service: Service, *, unreachable: dict[int, RunResult] | None = None
+) -> str:
+    """Ask ``service``'s code for its state (``<entry> status``) and record a change as an
+    event; the state it is in afterwards. Only one worker checks a service at a time (a
+    guarded update claims the check), and never while a run of it is in progress.
+
+    ``unreachable`` remembers, by instance, the instances a pass of checks found unreachable,
+    so their other services are not waited for again."""
+    claimed = (
+        Service.objects.filter(
+            pk=service.pk, state__in=CHECKED_STATES, checked_at=service.checked_at
+        )
+        .exclude(runs__state__in=ACTIVE_RUN_STATES)
+        .update(checked_at=timezone.now())
+    )
+    instance = service.compute_instance
+    if not claimed or instance is None:
+        return service.state
+    lines: list[str] = []
+    if unreachable is not None and instance.pk in unreachable:
+        result = unreachable[instance.pk]
+    else:
+        try:
+            result = driver_for_instance(instance).run(launch_spec(service, "status"), lines.append)
+        except Exception:  # a check that cannot run says nothing new
+            return service.state
+        if result.problem and unreachable is not None:
+            unreachable[instance.pk] = result
+    answer = status_answer(lines)
+    if result.problem:
+        found = ServiceState.UNREACHABLE
+    elif answer == "running" or (not answer and service.state == ServiceState.UNREACHABLE):
+        found = ServiceState.RUNNING  # reachable again, and no word that it is not running
+    elif answer == "stopped":
+        found = ServiceState.STOPPED
+    elif answer == "failed":
+        found = ServiceState.FAILED
+    else:
+        return service.state  # the code does not say: nothing to record
+    with transaction.atomic():
+        current = (
+            Service.objects.select_for_update()
+            .filter(pk=service.pk, state__in=CHECKED_STATES)
+            .exclude(runs__state__in=ACTIVE_RUN_STATES)
+            .first()
+        )
+        if current is None or current.state == found:
+            return current.state if current else service.state
+        detail = {"by": "health check"}
+        if result.problem:
+            detail["reason"] = result.error
+        _move(current, found, detail=detail)
+    return found
+
+
+@task()
+def check_health() -> int:
+    """Health-check every running service not checked for an interval; while any is running,
+    look again an interval later. How many were checked."""
+    due = timezone.now() - health_interval()
+    services = (
+        Service.objects.filter(state__in=CHECKED_STATES)
+        .filter(Q(checked_at__isnull=True) | Q(checked_at__lt=due))
+        .select_related("project", "compute_instance")
+        .order_by("checked_at", "pk")
+    )
+    checked = 0
+    unreachable: dict[int, RunResult] = {}
+    for service in services:
+        check_service_health(service, unreachable=unreachable)
+        checked += 1
+    schedule_health_check(later=True)
+    return checked
+
+
+def health_checks_stalled(service: Service) -> bool:
+    """Whether ``service`` should have been checked by now and was not (the worker doing the
+    checks died, say); no query."""
+    if service.state not in CHECKED_STATES or service.checked_at is None:
+        return False
+    return service.checked_at < timezone.now() - 3 * health_interval()
+
+
+def schedule_health_check(*, later: bool = False) -> None:
+    """Keep one health check queued while any service is running (soon after a deploy, else an
+    interval later)."""
+    if not Service.objects.filter(state__in=CHECKED_STATES).exists():
+        return
+    queued = DBTaskResult.objects.filter(task_path=check_health.module_path, status="READY")
+    if not queued.exists():
+        delay = health_interval() if later else timedelta(seconds=1)
+        check_health.using(run_after=timezone.now() + delay).enqueue()

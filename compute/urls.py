@@ -12,6 +12,8 @@ urlpatterns = [
     path("services/", views.service_list, name="services"),
     path("services/<slug:name>/", views.service_detail, name="service"),
     path("services/<slug:name>/destroy/", views.service_destroy, name="destroy"),
+    path("services/<slug:name>/redeploy/", views.service_redeploy, name="redeploy"),
+    path("services/<slug:name>/cancel/", views.service_cancel, name="cancel"),
     path(
         "services/<slug:name>/outputs/<str:output>/reveal/",
         views.reveal_output,

@@ -17,8 +17,14 @@ from compute import services as compute
 from compute.filters import ServiceFilter
 from compute.forms import LaunchForm, suggested_name
 from compute.inputs import InputProblems
-from compute.models import Service, ServiceEvent, ServiceState
-from compute.tasks import reap_stale_runs
+from compute.models import (
+    ACTIVE_RUN_STATES,
+    SETTLED_STATES,
+    Service,
+    ServiceEvent,
+    ServiceState,
+)
+from compute.tasks import health_checks_stalled, reap_stale_runs, schedule_health_check
 from profiles.documents import document_diff
 from profiles.models import ServiceProfile
 from studio import access
@@ -27,6 +33,7 @@ from studio.http import ProjectRequest
 from studio.models import Project
 
 PAGE_SIZE = 20
+RUNS_SHOWN = 10  # the latest run, with its log, and the ones before it
 IN_PROGRESS = {ServiceState.PENDING, ServiceState.DEPLOYING, ServiceState.DESTROYING}
 
 
@@ -97,7 +104,7 @@ def service_url(service: Service) -> str:
 def service_list(request: ProjectRequest, project: Project) -> HttpResponse:
     services = Service.objects.visible_in(project, request.user).only(
         "name", "profile_owner", "profile_name", "revision", "instance_name", "state",
-        "owner_name", "created_at", "project_id",
+        "owner_name", "created_at", "checked_at", "project_id",
     )  # fmt: skip
     q = request.GET.get("q", "").strip()
     state = request.GET.get("state", "")
@@ -116,7 +123,8 @@ def service_list(request: ProjectRequest, project: Project) -> HttpResponse:
 
 
 def _details(request: ProjectRequest, service: Service, revealed: dict | None = None) -> dict:
-    run = service.runs.order_by("-created_at", "-pk").first()
+    runs = list(service.runs.order_by("-created_at", "-pk")[:RUNS_SHOWN])
+    run = runs[0] if runs else None
     current = None
     if service.profile is not None and service.profile.revision != service.revision:
         latest = service.profile.revisions.filter(number=service.profile.revision).first()
@@ -131,7 +139,11 @@ def _details(request: ProjectRequest, service: Service, revealed: dict | None = 
         "changes": changes,
         "current_revision": service.profile.revision if service.profile else None,
         "events": service.events.select_related("actor")[:30],
-        "can_destroy": service.state in (ServiceState.RUNNING, ServiceState.FAILED),
+        "earlier_runs": runs[1:],
+        "settled": service.state in SETTLED_STATES and not (run and run.state in ACTIVE_RUN_STATES),
+        "cancellable": run is not None
+        and run.state in ACTIVE_RUN_STATES
+        and run.cancel_requested_at is None,
     }
 
 
@@ -143,6 +155,8 @@ def service_detail(request: ProjectRequest, project: Project, name: str) -> Http
     service = _service(request, project, name)
     if service.state in IN_PROGRESS and reap_stale_runs(service=service):
         service.refresh_from_db()  # its worker died: the run is failed before it is shown
+    if health_checks_stalled(service):
+        schedule_health_check()
     return page_or_fragment(request, "compute/service_detail.html", _details(request, service),
                             fragment="live")  # fmt: skip
 
@@ -181,12 +195,68 @@ def service_destroy(request: ProjectRequest, project: Project, name: str) -> Htt
     if request.method == "POST":
         try:
             compute.destroy(service=service, actor=request.user)
-        except compute.DestroyRefused as refused:
+        except compute.RunRefused as refused:
             messages.error(request, str(refused))
         else:
             messages.success(request, f"Destroying {service.name}: its destroy run is queued.")
         return _redirect(request, service_url(service))
     return render(request, "compute/service_destroy.html", {"service": service})
+
+
+@require_http_methods(["GET", "POST"])
+@access.member_required
+def service_redeploy(request: ProjectRequest, project: Project, name: str) -> HttpResponse:
+    """Redeploy at the pinned revision, or update to the profile's latest revision: the page
+    shows what an update would change, field by field, and asks to confirm either."""
+    service = _service(request, project, name)
+    problems: dict[str, list[str]] = {}
+    try:
+        update = compute.plan_update(service=service)
+    except InputProblems as refused:
+        update, problems = None, refused.problems
+    if request.method == "POST":
+        try:
+            if request.POST.get("to") == "latest":
+                revision = request.POST.get("revision", "")
+                if not revision.isdigit():
+                    raise compute.RunRefused("Say which revision to update to.")
+                compute.update_service(service=service, actor=request.user, revision=int(revision))
+                done = f"Updating {service.name} to revision {revision}: its deploy is queued."
+            else:
+                compute.redeploy(service=service, actor=request.user)
+                done = f"Redeploying {service.name} at revision {service.revision}."
+        except InputProblems as refused:
+            problems = refused.problems
+        except compute.RunRefused as refused:
+            messages.error(request, str(refused))
+            return _redirect(request, service_url(service))
+        else:
+            messages.success(request, done)
+            return _redirect(request, service_url(service))
+    at_latest = service.profile is not None and service.profile.revision == service.revision
+    context = {"service": service, "update": update, "problems": problems, "at_latest": at_latest}
+    return render(
+        request,
+        "compute/service_redeploy.html",
+        context,
+        status=400 if problems and request.method == "POST" else 200,
+    )
+
+
+@require_POST
+@access.member_required
+def service_cancel(request: ProjectRequest, project: Project, name: str) -> HttpResponse:
+    """Cancel the run in progress: its code is stopped, and a cancelled deploy is destroyed."""
+    service = _service(request, project, name)
+    try:
+        run = compute.cancel_run(service=service, actor=request.user)
+    except compute.RunRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        what = "deploy" if run.action == "deploy" else "destroy"
+        follow = " What it made is destroyed next." if what == "deploy" else ""
+        messages.success(request, f"Cancelling the {what} of {service.name}.{follow}")
+    return _redirect(request, service_url(service))
 
 
 @require_GET

@@ -486,6 +486,7 @@ def test_a_launch_answers_with_the_service_document(box, profile, bob):
         },
         "status": {
             "state": "pending",
+            "checkedAt": None,
             "profileRevision": 1,
             "outputs": [],
             "createdAt": created,

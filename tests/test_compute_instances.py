@@ -21,8 +21,8 @@ from django.urls import reverse
 from compute import instance_urls
 from compute.instance_forms import ComputeInstanceForm
 from compute.instance_views import PAGE_SIZE
-from compute.models import ComputeInstance, Service
-from compute.tasks import SSH_NOT_YET
+from compute.models import ComputeInstance, InstanceCheck, Service
+from compute.tasks import run_check
 from tests.factories import make_profile, make_user
 
 
@@ -283,7 +283,6 @@ def test_the_form_starts_with_ssh_on_port_22(as_bob):
         ("host", "An SSH connection needs the host&#x27;s name or address."),
         ("port", "An SSH connection needs a port from 1 to 65535."),
         ("username", "An SSH connection needs the user name to sign in as."),
-        ("host_key", "An SSH connection needs the host&#x27;s key"),
     ],
 )
 def test_each_missing_ssh_field_is_a_field_error_and_nothing_is_saved(as_bob, missing, message):
@@ -298,8 +297,18 @@ def test_each_missing_ssh_field_is_a_field_error_and_nothing_is_saved(as_bob, mi
 def test_every_missing_ssh_field_is_named_at_once(as_bob):
     data = form_data(host="", port="", username="", host_key="")
     response = as_bob.post(url("instance_new"), data)
-    assert set(response.context["form"].errors) == {"host", "port", "username", "host_key"}
+    assert set(response.context["form"].errors) == {"host", "port", "username"}
     assert not response.context["form"].non_field_errors()
+
+
+def test_an_ssh_instance_may_be_registered_before_its_host_key_is_trusted(as_bob, bob):
+    response = as_bob.post(url("instance_new"), form_data(host_key=""))
+    assert response.status_code == 302
+    instance = ComputeInstance.objects.get()
+    assert instance.host_key == ""
+    html = as_bob.get(response["Location"]).content.decode()
+    assert "not trusted yet" in html
+    assert "No host key is trusted yet: nothing can run on this instance until one is." in html
 
 
 @pytest.mark.parametrize(
@@ -588,6 +597,12 @@ def test_a_member_who_does_not_own_it_gets_403(as_bob, daves_box, name, method):
 # Test connection -------------------------------------------------------------------------------
 
 
+def run_checks() -> list[str]:
+    """Do the queued checks as a worker does; what each came to."""
+    queued = InstanceCheck.objects.filter(state="queued").order_by("pk")
+    return [run_check.call(pk) for pk in queued.values_list("pk", flat=True)]
+
+
 def test_testing_a_local_instance_stores_the_probe(client, research, superuser, settings, tmp_path):
     settings.COMPUTE_LOCAL_ROOT = str(tmp_path)
     instance = make_instance(research, "local-box", owner=superuser, **LOCAL)
@@ -595,26 +610,43 @@ def test_testing_a_local_instance_stores_the_probe(client, research, superuser, 
     response = client.post(url("instance_test", "research", instance.name))
     assert response.status_code == 302
     assert response["Location"] == url("instance", "research", instance.name)
-    assert messages_of(response) == ["local-box answered the test."]
+    # The request only queues the test; the page says it is under way and polls.
+    html = client.get(response["Location"]).content.decode()
+    assert "Testing the connection…" in html and 'hx-trigger="every 1s"' in html
+    assert run_checks() == ["succeeded"]
     instance.refresh_from_db()
     assert instance.reachable is True
     assert instance.checked_at is not None
     assert os.uname().sysname in instance.probe  # uname -a starts with the kernel's name
     html = client.get(response["Location"]).content.decode()
-    assert "Reachable" in html
+    assert "Reachable" in html and "every 1s" not in html
     assert f">{instance.probe.splitlines()[0]}" in html.replace("\n", "")
 
 
-def test_testing_an_ssh_instance_says_the_portal_cannot_reach_it_yet(as_bob, research, bob):
+def test_a_second_test_while_one_is_queued_is_the_same_check(as_bob, research, bob):
     instance = make_instance(research, owner=bob)
-    response = as_bob.post(url("instance_test", "research", instance.name), follow=True)
+    as_bob.post(url("instance_test", "research", instance.name))
+    as_bob.post(url("instance_test", "research", instance.name))
+    assert instance.checks.count() == 1
+
+
+def test_testing_an_ssh_instance_that_refuses_says_so(as_bob, research, bob):
+    # Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    instance = make_instance(research, owner=bob, host="127.0.0.1", port=1)
+    as_bob.post(url("instance_test", "research", instance.name))
+    assert run_checks() == ["failed"]
     instance.refresh_from_db()
-    assert (instance.reachable, instance.probe) == (False, SSH_NOT_YET)
+    assert instance.reachable is False
     assert instance.checked_at is not None
-    html = response.content.decode()
-    assert "gpu-box-1 could not be reached." in html
+    check = instance.checks.get()
+    assert check.problem == "refused"
+    assert check.error == (
+        "127.0.0.1:1 refused the connection: no SSH server listens on that port, or a "
+        "firewall turns connections away."
+    )
+    html = as_bob.get(url("instance", "research", instance.name)).content.decode()
     assert "Unreachable" in html
-    assert "<pre" in html and SSH_NOT_YET in html
+    assert 'data-problem="refused"' in html and "127.0.0.1:1 refused the connection" in html
 
 
 def test_testing_is_no_change_to_the_instance(as_bob, research, bob):
@@ -722,8 +754,16 @@ class InstanceUrl:
     # only the owner, the project's admins and superusers (403 for other members)
     changes: bool = False
 
+    # on a check of the instance (its "Fetch host key", which the ``boxes`` fixture queues)
+    on_check: bool = False
+
     def url(self, project: str) -> str:
         args = ["gpu-box"] if self.on_instance else []
+        if self.on_check:
+            check = InstanceCheck.objects.filter(
+                instance__project__name=project, instance__name="gpu-box"
+            ).first()
+            args.append(check.pk if check else 999_999)
         return reverse(f"compute:{self.name}", args=[project, *args])
 
 
@@ -734,6 +774,9 @@ INSTANCE_URLS = [
     InstanceUrl("instance"),
     InstanceUrl("instance_edit", allowed=FORM, changes=True),
     InstanceUrl("instance_test", allowed={"POST": 302}, changes=True),
+    InstanceUrl("instance_fetch_key", allowed={"POST": 302}, changes=True),
+    # The queued fetch has no key yet: trusting it is refused with a message on the page.
+    InstanceUrl("instance_trust_key", allowed={"POST": 302}, changes=True, on_check=True),
     InstanceUrl("instance_delete", allowed=FORM, changes=True),
 ]
 
@@ -759,7 +802,8 @@ def expected_status(target: InstanceUrl, username: str | None, project: str, met
 def boxes(cast, projects):
     """An SSH ``gpu-box`` in every project, owned as OWNERS says; returns the cast."""
     for name, project in projects.items():
-        make_instance(project, "gpu-box", owner=cast[OWNERS[name]])
+        box = make_instance(project, "gpu-box", owner=cast[OWNERS[name]])
+        InstanceCheck.objects.create(instance=box, kind="fetch_host_key", host=box.host, port=22)
     return cast
 
 

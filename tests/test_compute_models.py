@@ -26,7 +26,7 @@ def test_an_ssh_instance_with_everything_is_saved(research):
     assert instance(research).connection == "ssh"
 
 
-@pytest.mark.parametrize("missing", ["host", "username", "host_key"])
+@pytest.mark.parametrize("missing", ["host", "username"])
 def test_an_ssh_instance_needs_its_connection_details(research, missing):
     assert "connection_complete" in refused(lambda: instance(research, **{missing: ""}))
 

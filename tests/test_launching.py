@@ -180,14 +180,16 @@ def test_destroy_runs_the_pinned_code_even_after_the_profile_changed_and_is_gone
     assert execute_run.call(run.pk) == "succeeded"
     service.refresh_from_db()
     assert (service.state, service.revision, service.profile) == ("destroyed", 1, None)
-    assert (tmp_path / "services/research/my-echo/destroyed.txt").read_text() == (
-        "destroyed by revision 1\n"
-    )
+    run.refresh_from_db()
+    assert run.log.startswith("destroy my-echo at revision 1 with ")
+    assert "other code" not in run.log
+    # What the service had on the instance, its working folder included, is gone.
+    assert not (tmp_path / "services/research/my-echo").exists()
 
 
 def test_a_service_is_destroyed_only_once_its_run_has_finished(research, bob, profile, workstation):
     service = launch(research, bob, profile, workstation)
-    with pytest.raises(compute.DestroyRefused, match="can be destroyed once its run"):
+    with pytest.raises(compute.RunRefused, match="can be destroyed once its run"):
         compute.destroy(service=service, actor=bob)
 
 

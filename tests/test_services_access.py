@@ -64,6 +64,9 @@ URLS = [
     ("compute:services", [], "GET", {"admin": 200, "owner": 200, "member": 200}),
     ("compute:service", ["bobs"], "GET", {"admin": 200, "owner": 200, "member": 404}),
     ("compute:destroy", ["bobs"], "GET", {"admin": 200, "owner": 200, "member": 404}),
+    ("compute:redeploy", ["bobs"], "GET", {"admin": 200, "owner": 200, "member": 404}),
+    # Nothing is in progress: the cancel is refused with a message on the service's page.
+    ("compute:cancel", ["bobs"], "POST", {"admin": 302, "owner": 302, "member": 404}),
     ("compute:reveal_output", ["bobs", "pw"], "POST",
      {"admin": 403, "owner": 200, "member": 404}),
     ("compute:profile_services", ["echo"], "GET", {"admin": 200, "owner": 403, "member": 403}),
@@ -89,10 +92,19 @@ def test_access_matrix(client, world, url, user, project):
     assert response.status_code == expected(name, answers, user, project)
 
 
-@pytest.mark.parametrize("name", ["compute:reveal_output"])
-def test_post_only_urls_refuse_get(client, world, bob, name):
+def test_every_service_url_is_in_the_matrix():
+    from compute import urls
+
+    named = {f"compute:{p.name}" for p in urls.urlpatterns if getattr(p, "name", None)}
+    assert named == {url[0] for url in URLS}
+
+
+@pytest.mark.parametrize(
+    ("name", "args"), [("compute:reveal_output", ["bobs", "pw"]), ("compute:cancel", ["bobs"])]
+)
+def test_post_only_urls_refuse_get(client, world, bob, name, args):
     client.force_login(bob)
-    assert client.get(reverse(name, args=["research", "bobs", "pw"])).status_code == 405
+    assert client.get(reverse(name, args=["research", *args])).status_code == 405
 
 
 def test_destroy_is_post_or_get_only(client, world, bob):
