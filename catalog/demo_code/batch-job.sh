@@ -24,6 +24,10 @@ deploy)
   echo "logs_url=file://$PAAS_WORKDIR/job.log" >> "$PAAS_OUTPUTS"
   [ "$(cat job.status)" = 0 ]
   ;;
+status)
+  # The job ran to its end during deploy: stopped, or failed if its command failed.
+  if [ -f job.status ] && [ "$(cat job.status)" != 0 ]; then echo failed; else echo stopped; fi
+  ;;
 destroy)
   rm -f job.id job.status job.log
   echo "The job's files are removed."

@@ -25,12 +25,26 @@ deploy)
   echo "$PAAS_VAR_ngc_api_key" | docker login nvcr.io --username '$oauthtoken' --password-stdin
   python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > lab.token
   docker rm -f "paas-$PAAS_SERVICE" >/dev/null 2>&1 || true
-  docker run -d --name "paas-$PAAS_SERVICE" --gpus "$PAAS_VAR_gpu_count" -p 127.0.0.1::8888 \
-    -e BIONEMO_MODEL="$PAAS_VAR_model" "$IMAGE" \
-    jupyter lab --ip=0.0.0.0 --no-browser --IdentityProvider.token="$(cat lab.token)"
+  # -e JUPYTER_TOKEN passes the token from this environment: it is on no command line.
+  JUPYTER_TOKEN="$(cat lab.token)" docker run -d --name "paas-$PAAS_SERVICE" \
+    --gpus "$PAAS_VAR_gpu_count" -p 127.0.0.1::8888 -e JUPYTER_TOKEN \
+    -e BIONEMO_MODEL="$PAAS_VAR_model" "$IMAGE" jupyter lab --ip=0.0.0.0 --no-browser
   port=$(docker port "paas-$PAAS_SERVICE" 8888 | head -n 1 | sed 's/.*://')
   echo "url=http://127.0.0.1:$port/lab" >> "$PAAS_OUTPUTS"
   echo "token=$(cat lab.token)" >> "$PAAS_OUTPUTS"
+  ;;
+status)
+  state=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "paas-$PAAS_SERVICE" \
+    2>/dev/null || true)
+  case "$state" in
+  "running "*) echo running ;;
+  "") echo stopped ;;
+  "exited 0") echo "The container paas-$PAAS_SERVICE has exited."; echo stopped ;;
+  *)
+    echo "The container paas-$PAAS_SERVICE is ${state% *} (exit status ${state#* })."
+    echo failed
+    ;;
+  esac
   ;;
 destroy)
   if command -v docker >/dev/null 2>&1; then docker rm -f "paas-$PAAS_SERVICE" >/dev/null 2>&1 || true; fi

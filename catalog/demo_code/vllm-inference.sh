@@ -19,14 +19,23 @@ deploy)
     python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > vllm.key
     chmod 600 vllm.key
     echo "Serving $PAAS_VAR_model on $PAAS_VAR_gpu_count GPU(s)."
-    HF_TOKEN="${PAAS_VAR_hf_token:-}" setsid nohup vllm serve "$PAAS_VAR_model" \
-      --host 127.0.0.1 --port "$(cat vllm.port)" --api-key "$(cat vllm.key)" \
+    # The keys go in the environment, not on the command line, where ps would show them.
+    HF_TOKEN="${PAAS_VAR_hf_token:-}" VLLM_API_KEY="$(cat vllm.key)" \
+      setsid nohup vllm serve "$PAAS_VAR_model" --host 127.0.0.1 --port "$(cat vllm.port)" \
       --tensor-parallel-size "$PAAS_VAR_gpu_count" --max-model-len "$PAAS_VAR_max_model_len" \
       >vllm.log 2>&1 </dev/null &
     echo $! > vllm.pid
   fi
   echo "endpoint=http://127.0.0.1:$(cat vllm.port)/v1" >> "$PAAS_OUTPUTS"
   echo "api_key=$(cat vllm.key)" >> "$PAAS_OUTPUTS"
+  ;;
+status)
+  if [ -f vllm.pid ] && kill -0 "$(cat vllm.pid)" 2>/dev/null; then
+    echo running
+  else
+    [ ! -f vllm.pid ] || echo "vLLM (pid $(cat vllm.pid)) is no longer running; see vllm.log."
+    echo stopped
+  fi
   ;;
 destroy)
   if [ -f vllm.pid ]; then kill "$(cat vllm.pid)" 2>/dev/null || true; rm -f vllm.pid; fi

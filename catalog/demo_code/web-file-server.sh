@@ -1,6 +1,7 @@
 #!/bin/sh
 # Web File Server: serves a folder of the service over HTTP with Python's http.server
-# (PaaS Studio's code contract: `deploy` starts it, or finds it running; `destroy` stops it).
+# (PaaS Studio's code contract: `deploy` starts it, or finds it running; `destroy` stops it;
+# `status` says whether it still answers).
 set -eu
 case "$1" in
 deploy)
@@ -24,6 +25,19 @@ deploy)
     echo "Serving $PAAS_WORKDIR/site on port $(cat server.port)."
   fi
   echo "url=http://127.0.0.1:$(cat server.port)/" >> "$PAAS_OUTPUTS"
+  ;;
+status)
+  if [ -f server.pid ] && kill -0 "$(cat server.pid)" 2>/dev/null; then
+    if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
+      "http://127.0.0.1:$(cat server.port)/" 2>/dev/null; then
+      echo running
+    else
+      echo "The server (pid $(cat server.pid)) does not answer on port $(cat server.port)."
+      echo failed
+    fi
+  else
+    echo stopped
+  fi
   ;;
 destroy)
   if [ -f server.pid ]; then kill "$(cat server.pid)" 2>/dev/null || true; rm -f server.pid; fi
