@@ -142,8 +142,7 @@ def sleepers(host: SshHost, marker: str) -> list[str]:
 def test_a_service_on_each_of_two_ssh_hosts_deploys_and_destroys_there(
     research, bob, profile, hosts, workers
 ):
-    host_a, host_b = hosts
-    assert host_a.namespaced and host_b.namespaced, "network namespaces are available here"
+    host_a, host_b = hosts  # in namespaces of their own, or on loopback ports (with a warning)
     workers("w1", COMPUTE_SSH_CONNECT_TIMEOUT="3")
     workers("w2", COMPUTE_SSH_CONNECT_TIMEOUT="3")
     box_a, box_b = register(research, host_a, bob), register(research, host_b, bob)
