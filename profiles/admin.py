@@ -6,6 +6,7 @@ Studio or the API would refuse; a profile saved here gets a revision like any ot
 """
 
 import copy
+import json
 from functools import partial
 
 from django import forms
@@ -36,6 +37,7 @@ from profiles.models import (
     TemplateVariable,
     TemplateVersion,
 )
+from profiles.studio_forms import LinesField
 from studio.admin_keys import KeyCheckedAdminMixin
 from studio.models import Project
 
@@ -72,8 +74,33 @@ class ShareableAdminForm(SharingFormMixin, forms.ModelForm):
         return cleaned
 
 
+class RestrictedValuesField(LinesField):
+    """Restricted values, one per line (a JSON list, as older pages and scripts send it, is
+    still read as the list it is)."""
+
+    def to_python(self, value) -> list[str]:
+        text = value.strip() if isinstance(value, str) else value
+        if not (isinstance(text, str) and text.startswith("[")):
+            return super().to_python(value)
+        try:
+            parsed = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ValidationError(
+                "Enter a valid JSON list of text values, or one value per line.", code="invalid"
+            ) from None
+        if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+            raise ValidationError(
+                "Restricted values must be a list of text values.", code="invalid"
+            )
+        return parsed
+
+
 class SettingInlineForm(SensitiveValueFormMixin, forms.ModelForm):
-    pass
+    restricted_values = RestrictedValuesField(
+        label="Restricted values",
+        required=False,
+        help_text="One per line: the only values end users may choose (override “restricted”).",
+    )
 
 
 class TemplateVersionAdminForm(forms.ModelForm):
@@ -129,13 +156,23 @@ class TemplateVersionInline(admin.TabularInline):
     model = TemplateVersion
     form = TemplateVersionAdminForm
     extra = 0
-    fields = ["name", "state", "code_repository", "code_path", "code_revision", "variable_count"]
-    readonly_fields = ["variable_count"]
-    show_change_link = True
+    fields = ["name", "state", "code_repository", "code_path", "code_revision", "settings_link"]
+    readonly_fields = ["settings_link"]
 
-    @admin.display(description="Variables")
-    def variable_count(self, version: TemplateVersion) -> str:
-        return str(version.variables.count()) if version.pk else "—"
+    @admin.display(description="Variables and outputs")
+    def settings_link(self, version: TemplateVersion):
+        """One click to the version's page, where its variables and outputs are edited."""
+        if not version.pk:
+            return "Save the version first, then edit its variables and outputs."
+        url = reverse("admin:profiles_templateversion_change", args=[version.pk])
+        return format_html(
+            '<a href="{}">Edit {} variable{} and {} output{}</a>',
+            url,
+            version.variables.count(),
+            "" if version.variables.count() == 1 else "s",
+            version.outputs.count(),
+            "" if version.outputs.count() == 1 else "s",
+        )
 
 
 @admin.register(EnvironmentTemplate)
@@ -187,7 +224,7 @@ class TemplateVersionAdmin(KeyCheckedAdminMixin, admin.ModelAdmin):
     list_select_related = ["template__project"]
     autocomplete_fields = ["template"]
     fieldsets = [
-        (None, {"fields": ["template", "name", "state"]}),
+        (None, {"fields": ["template", "template_link", "name", "state"]}),
         (
             "Code",
             {
@@ -203,8 +240,16 @@ class TemplateVersionAdmin(KeyCheckedAdminMixin, admin.ModelAdmin):
             },
         ),
     ]
-    readonly_fields = ["code_commit"]
+    readonly_fields = ["code_commit", "template_link"]
     inlines = [TemplateVariableInline, TemplateOutputInline]
+
+    @admin.display(description="Back to")
+    def template_link(self, version: TemplateVersion):
+        """The way back to the template page, with all its versions."""
+        if not version.template_id:
+            return "—"
+        url = reverse("admin:profiles_environmenttemplate_change", args=[version.template_id])
+        return format_html('<a href="{}">{} (all its versions)</a>', url, version.template)
 
     def get_queryset(self, request):
         return (

@@ -904,13 +904,6 @@ def test_an_input_may_not_loosen_its_template_variable(
         ),
         pytest.param(
             "notebook_profile",
-            {"restricted_values": '"pytorch"'},
-            "restricted_values",
-            "must be a list of text values",
-            id="restricted-not-a-list",
-        ),
-        pytest.param(
-            "notebook_profile",
             {"restricted_values": "[1, 2]"},
             "restricted_values",
             "must be a list of text values",
@@ -922,13 +915,6 @@ def test_an_input_may_not_loosen_its_template_variable(
             "restricted_values",
             "Enter a valid JSON",
             id="restricted-not-json",
-        ),
-        pytest.param(
-            "notebook_profile",
-            {"restricted_values": "null"},
-            "restricted_values",
-            "other than null",
-            id="restricted-null",
         ),
         pytest.param(
             "image",

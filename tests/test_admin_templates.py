@@ -388,10 +388,10 @@ def test_a_version_field_breaking_its_rule_is_refused(
             id="restricted-value-not-a-number",
         ),
         pytest.param(
-            {"override": "restricted", "restricted_values": '{"a": "b"}'},
+            {"override": "restricted", "restricted_values": '["a", 2]'},
             "restricted_values",
             "must be a list of text values",
-            id="restricted-not-a-list",
+            id="restricted-not-text",
         ),
         pytest.param(
             {"override": "restricted", "restricted_values": "[[[[["},
@@ -706,3 +706,61 @@ def test_the_project_list_searches(superuser_client, projects):
     make_project("ml-team", display_name="Machine Learning")
     response = superuser_client.get(reverse("admin:studio_project_changelist") + "?q=learning")
     assert {p.name for p in response.context["cl"].result_list} == {"ml-team"}
+
+
+def test_restricted_values_are_edited_one_per_line(superuser_client, template):
+    data = new_version_data(
+        template,
+        variables=[
+            variable(
+                "framework",
+                value="pytorch",
+                override="restricted",
+                restricted_values="pytorch\n\n  jax  \nrapids 24.10\n",
+            )
+        ],
+    )
+    assert version_add(superuser_client, data).status_code == 302
+    version = template.versions.get(name="v2")
+    framework = version.variables.get(name="framework")
+    assert framework.restricted_values == ["pytorch", "jax", "rapids 24.10"]
+    page = superuser_client.get(reverse("admin:profiles_templateversion_change", args=[version.pk]))
+    html = page.content.decode()
+    assert ">\npytorch\njax\nrapids 24.10</textarea>" in html, "one per line, not JSON"
+    assert "One per line" in html
+
+
+def test_a_version_page_leads_back_to_its_template_and_the_template_page_to_its_settings(
+    superuser_client, template
+):
+    version = template.versions.get(name="v1")
+    template_page = reverse("admin:profiles_environmenttemplate_change", args=[template.pk])
+    version_page = reverse("admin:profiles_templateversion_change", args=[version.pk])
+    html = superuser_client.get(template_page).content.decode()
+    count = version.variables.count()
+    assert f'<a href="{version_page}">Edit {count} variables and 2 outputs</a>' in html
+    html = superuser_client.get(version_page).content.decode()
+    assert f'<a href="{template_page}">{template} (all its versions)</a>' in html
+
+
+def test_sharing_a_template_with_its_own_project_from_its_page_is_refused(
+    superuser_client, platform
+):
+    template = make_template(platform, "own-share").template
+    page = reverse("admin:profiles_environmenttemplate_change", args=[template.pk])
+    data = {
+        "display_name": "Own share",
+        "description": "",
+        "sharing": "selected",
+        "shared_with": [platform.pk],
+    } | formset_data("versions", [])
+    assert "“platform” owns it already" in refused(superuser_client.post(page, data))["shared_with"]
+    template.refresh_from_db()
+    assert template.sharing == "none"
+
+
+def test_an_active_repository_version_needs_its_revision(superuser_client, template):
+    data = new_version_data(template, code_repository="file:///no/such.git", code_revision="")
+    response = version_add(superuser_client, data)
+    assert "Give the branch, tag or commit id" in refused(response)["code_revision"]
+    assert template.versions.count() == 1
