@@ -50,6 +50,10 @@ STUDIO_URLS = [
     StudioUrl("profiles:view", ("team-notebook",)),
     StudioUrl("profiles:delete", ("team-notebook",), admin=FORM),
     StudioUrl("profiles:revision", ("team-notebook", "1")),
+    StudioUrl("profiles:revision_download", ("team-notebook", "1")),
+    StudioUrl("profiles:yaml", ("team-notebook",)),
+    StudioUrl("profiles:yaml_download", ("team-notebook",)),
+    StudioUrl("profiles:export"),
     *[
         StudioUrl("profiles:step", ("team-notebook", step), admin=FORM)
         for step in ServiceProfile.Step

@@ -1,23 +1,16 @@
 """``manage.py export --project P [NAME ...] [-o FILE] [--templates] [--include-secrets]``.
 
 Writes the project's service profiles (and with --templates, the environment templates it owns)
-as multi-document YAML, in the shape ``apply`` reads back. Read-only bookkeeping (revision,
-status) is left out so the files diff cleanly in git; sensitive values are left out unless
---include-secrets is given.
+as multi-document YAML, in the shape ``apply`` reads back: see :mod:`profiles.exporting`, which
+the Studio's Export shares. Read-only bookkeeping (revision, status) is left out so the files
+diff cleanly in git; sensitive values are left out unless --include-secrets is given.
 """
 
 import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from profiles.documents import (
-    clean_for_export,
-    documents_queryset,
-    profile_document,
-    template_document,
-    templates_queryset,
-)
-from profiles.models import ServiceProfile
+from profiles.exporting import UnknownProfiles, export_documents
 from studio.formats import dump_yaml
 from studio.models import Project
 
@@ -42,21 +35,16 @@ class Command(BaseCommand):
         owner = Project.objects.filter(name=project).first()
         if owner is None:
             raise CommandError(f"There is no project “{project}”.")
-        secrets = options["include_secrets"]
-        documents = []
-        if options["templates"]:
-            templates = templates_queryset(owner).filter(project=owner)
-            documents += [template_document(t, include_secrets=secrets) for t in templates]
-        profiles = documents_queryset(ServiceProfile.objects.filter(project=owner)).order_by("name")
-        if names:
-            missing = sorted(
-                set(names) - set(profiles.filter(name__in=names).values_list("name", flat=True))
+        try:
+            documents = export_documents(
+                project=owner,
+                names=names,
+                templates=options["templates"],
+                include_secrets=options["include_secrets"],
             )
-            if missing:
-                raise CommandError(f"Project {project} has no profile named {', '.join(missing)}.")
-            profiles = profiles.filter(name__in=names)
-        documents += [profile_document(p, include_secrets=secrets) for p in profiles]
-        text = dump_yaml([clean_for_export(d) for d in documents])
+        except UnknownProfiles as unknown:
+            raise CommandError(str(unknown)) from None
+        text = dump_yaml(documents)
         if output:
             with open(output, "w", encoding="utf-8") as file:
                 file.write(text)
