@@ -5,14 +5,16 @@ whom a profile is shared with is its owners' business (SPEC §2), and a member (
 project) has no need of it to launch.
 """
 
+import copy
+
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
 from catalog.filters import CatalogFilter
-from profiles.api import LIST_PARAMETERS, ProfileDocumentListView
+from profiles.api import SERVICE_TYPE, ProfileDocumentListView
 from profiles.documents import documents_queryset, profile_document
 from profiles.models import ServiceProfile
 from profiles.serializers import ProfileDocumentSerializer, SpecSerializer
-from studio.api import list_serializer
+from studio.api import PAGING, SEARCH, list_serializer
 
 
 class CatalogSpecSerializer(SpecSerializer):
@@ -27,6 +29,14 @@ class CatalogProfileSerializer(ProfileDocumentSerializer):
 
 CatalogListSerializer = list_serializer("CatalogList", CatalogProfileSerializer(many=True))
 
+# The page's search (catalog.filters.CatalogFilter), described as it is.
+CATALOG_SEARCH = copy.copy(SEARCH)
+CATALOG_SEARCH.description = (
+    "Words that must each be found in the name, display name, description, readme, "
+    "environment template (name or display name) or labels (a label also as key=value)."
+)
+CATALOG_PARAMETERS = [CATALOG_SEARCH, *PAGING, SERVICE_TYPE]
+
 
 def catalog_document(profile: ServiceProfile) -> dict:
     document = profile_document(profile)
@@ -36,7 +46,7 @@ def catalog_document(profile: ServiceProfile) -> dict:
 
 @extend_schema_view(
     get=extend_schema(
-        parameters=LIST_PARAMETERS,
+        parameters=CATALOG_PARAMETERS,
         responses=CatalogListSerializer,
         summary="The catalog: ready profiles the project's users can launch",
         operation_id="listCatalog",

@@ -4,13 +4,25 @@ import django_filters
 from django.db.models import Count, Q, QuerySet
 
 from profiles.models import ServiceProfile
+from studio.filters import MAX_WORDS, SearchFilterSet
 
 TYPES = ServiceProfile.ServiceType
 JSON_SYNTAX = set('"{}[]:,\\')
 
 
-class CatalogFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
+class CatalogFilter(SearchFilterSet):
+    """What end users search: every word typed must be found in one of ``search_fields`` or in
+    the labels (see :meth:`search`)."""
+
+    search_fields = (
+        "display_name",
+        "name",
+        "description",
+        "readme",
+        "template_version__template__name",
+        "template_version__template__display_name",
+    )
+
     type = django_filters.ChoiceFilter(
         field_name="service_type", choices=TYPES.choices, label="Service Type"
     )
@@ -20,16 +32,16 @@ class CatalogFilter(django_filters.FilterSet):
         fields = ["q", "type"]
 
     def search(self, queryset, name, value: str):
-        """Display name, unique name, description or labels containing every word typed.
+        """Display name, unique name, description, readme, environment template (its name or
+        display name) or labels containing every word typed.
 
-        A word written as the detail page shows a label, ``key=value``, finds that label.
+        A word written as the detail page shows a label, ``key=value``, finds that label. The
+        template is reached through foreign keys, so the search stays one query.
         """
-        for word in value.split()[:10]:
-            matches = (
-                Q(display_name__icontains=word)
-                | Q(name__icontains=word)
-                | Q(description__icontains=word)
-            )
+        for word in value.split()[:MAX_WORDS]:
+            matches = Q()
+            for field in self.search_fields:
+                matches |= Q(**{f"{field}__icontains": word})
             # Labels are searched in their stored JSON text ({"key": "value"} on both
             # backends), so words holding JSON punctuation would match its syntax instead.
             if not any(char in word for char in JSON_SYNTAX):

@@ -1,15 +1,21 @@
 """What end users see: their project's overview, the catalog of profiles available to it, and
 each one's page. Every view is for anyone in the project (``access.member_required``)."""
 
+from dataclasses import dataclass
+
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from catalog.filters import TYPES, CatalogFilter
-from profiles.models import EnvironmentTemplate, ServiceProfile, TemplateVersion
+from compute.models import ComputeInstance, Service
+from profiles.choices import Override
+from profiles.models import EnvironmentTemplate, InputSetting, ServiceProfile, TemplateVersion
 from studio import access
 from studio.htmx import page_or_fragment
 from studio.http import ProjectRequest
@@ -18,28 +24,102 @@ from studio.models import Project
 PAGE_SIZE = 24
 
 
+@dataclass(frozen=True)
+class Tile:
+    """One overview tile: a count, what it counts, and the page that lists it."""
+
+    label: str
+    url: str
+    count: int
+    testid: str
+    text: str  # under a count above zero
+    empty: str  # under zero: what to do about it
+
+
 @require_GET
 @access.member_required
 def project_home(request: ProjectRequest, project: Project) -> HttpResponse:
-    """A project's overview: what it is, your role, and what it can build on."""
-    templates = (
-        EnvironmentTemplate.objects.available_to(project)
-        .select_related("project")
-        .prefetch_related(
-            Prefetch(
-                "versions",
-                queryset=TemplateVersion.objects.filter(state=TemplateVersion.State.ACTIVE),
-                to_attr="active_versions",
+    """A project's overview: what it is, your role, and a tile for each page you may open.
+
+    Admins see the project's Studio side (its service profiles, its members, the environment
+    templates it can build on); members what they use (the catalog, their services, the
+    project's compute instances): no tile leads a member to a page that would refuse them.
+    """
+    name = project.name
+    catalog_count = ServiceProfile.objects.in_catalog_of(project).count()
+    context: dict = {"templates": None}
+    if access.is_admin(project):
+        member_count = project.memberships.count()
+        superusers = ", besides superusers" if request.user.is_superuser else ""
+        tiles = [
+            Tile(
+                "In the catalog",
+                reverse("catalog:list", args=[name]),
+                catalog_count,
+                "catalog-count",
+                "ready service profiles this project can launch",
+                "Nothing is ready to launch yet: finish a service profile in PaaS Studio, "
+                "or have one shared with this project.",
+            ),
+            Tile(
+                "Service profiles",
+                reverse("profiles:list", args=[name]),
+                ServiceProfile.objects.filter(project=project).count(),
+                "profile-count",
+                "owned by this project, drafts included",
+                "This project has no service profiles yet: create one in PaaS Studio.",
+            ),
+            Tile(
+                "Members",
+                reverse("studio:members", args=[name]),
+                member_count,
+                "member-count",
+                f"member{pluralize(member_count)} of this project{superusers}",
+                "No one belongs to this project yet.",
+            ),
+        ]
+        context["templates"] = (
+            EnvironmentTemplate.objects.available_to(project)
+            .select_related("project")
+            .prefetch_related(
+                Prefetch(
+                    "versions",
+                    queryset=TemplateVersion.objects.filter(state=TemplateVersion.State.ACTIVE),
+                    to_attr="active_versions",
+                )
             )
+            .order_by("name", "project__name")
         )
-        .order_by("name", "project__name")
-    )
-    context = {
-        "templates": templates,
-        "profile_count": ServiceProfile.objects.filter(project=project).count(),
-        "catalog_count": ServiceProfile.objects.in_catalog_of(project).count(),
-        "member_count": project.memberships.count(),
-    }
+    else:
+        service_count = Service.objects.visible_in(project, request.user).count()
+        instance_count = ComputeInstance.objects.filter(project=project).count()
+        tiles = [
+            Tile(
+                "In the catalog",
+                reverse("catalog:list", args=[name]),
+                catalog_count,
+                "catalog-count",
+                "ready services you can launch",
+                "Nothing is ready to launch yet: your platform team publishes services here.",
+            ),
+            Tile(
+                "Your services",
+                reverse("compute:services", args=[name]),
+                service_count,
+                "service-count",
+                f"service{pluralize(service_count)} you launched in this project",
+                "You have not launched a service yet: launch one from the catalog.",
+            ),
+            Tile(
+                "Compute Instances",
+                reverse("compute:instances", args=[name]),
+                instance_count,
+                "instance-count",
+                f"machine{pluralize(instance_count)} registered in this project to launch onto",
+                "No compute instance is registered yet: register the machine you will launch onto.",
+            ),
+        ]
+    context["tiles"] = tiles
     return render(request, "catalog/project_home.html", context)
 
 
@@ -93,7 +173,11 @@ def catalog_detail(
     )
     variables = {v.name: v for v in profile.template_version.variables.all()}
     inputs = [
-        {"setting": setting, "variable": variables.get(setting.name)}
+        {
+            "setting": setting,
+            "variable": variables.get(setting.name),
+            "sensitive_note": sensitive_note(setting) if setting.sensitive else "",
+        }
         for setting in profile.inputs.all()
     ]
     context = {
@@ -104,3 +188,22 @@ def catalog_detail(
         "readme_html": mark_safe(profile.readme_html),
     }
     return render(request, "catalog/detail.html", context)
+
+
+def sensitive_note(setting: InputSetting) -> str:
+    """Who gives a sensitive input's value, as the detail page says it (the value never shows).
+
+    A value the platform team set is theirs, replaceable at launch unless the override says
+    ``notallowed``; without one, the person launching types it, or leaves it empty when it is
+    optional.
+    """
+    locked = setting.override == Override.NOT_ALLOWED
+    if setting.has_value:
+        if locked:
+            return "Set by the platform team"
+        return "Set by the platform team; you may replace it"
+    if locked:
+        return "Left empty by the platform team"
+    if setting.required:
+        return "You will enter it when you launch"
+    return "You may enter it when you launch"

@@ -453,7 +453,7 @@ def searchable(cast, projects, system, notebook_version):
         pytest.param("rapids analysis", {"cell-lab"}, id="two-words-both-match"),
         pytest.param("  rapids   SINGLE-cell ", {"cell-lab"}, id="extra-spaces"),
         pytest.param("rapids chat", set(), id="two-words-one-misses"),
-        pytest.param("notebook", {"jupyter"}, id="not-the-service-type-name"),
+        pytest.param("custom", set(), id="not-the-service-type-name"),
         pytest.param("100%", set(), id="percent-is-literal"),
         pytest.param("_", set(), id="underscore-is-literal"),
         pytest.param(
@@ -921,7 +921,8 @@ def test_detail_header(detail):
     assert '<h1 class="h3 mb-1">ACME Notebook</h1>' in detail
     assert "Shared by Platform" in text
     assert '<span class="badge type-badge type-notebook">Notebook</span>' in detail
-    assert "revision 1" in text
+    assert "Jupyter Notebook environment template · Updated" in text
+    assert "revision" not in text.lower()
     assert "GPU notebook with the team&#x27;s libraries.<br>Second line." in detail
     assert 'src="https://icons.example.com/jupyter.svg"' in detail
     assert "<title>ACME Notebook · Catalog · PaaS Studio</title>" in detail
@@ -992,7 +993,7 @@ def test_detail_lists_the_inputs(detail):
     assert rows["SSH access"] == "SSH access Boolean Set by the platform team Value false"
     assert rows["Region"] == "Region Text Set by the platform team Value us-east"
     assert rows["Hugging Face token"] == (
-        "Hugging Face token Text Optional Sensitive: you will enter it when you launch"
+        "Hugging Face token Text Optional Sensitive. Set by the platform team; you may replace it."
     )
 
 
@@ -1026,7 +1027,7 @@ def test_a_sensitive_input_set_by_the_platform_team_keeps_its_value(client, bob,
     html = client.get(detail_url("research", "locked")).content.decode()
     assert "sk-locked-value" not in html
     assert input_rows(html)["Service key"] == (
-        "Service key Text Set by the platform team Sensitive: provided by the platform team"
+        "Service key Text Set by the platform team Sensitive. Set by the platform team."
     )
 
 
@@ -1043,7 +1044,7 @@ def test_detail_shows_the_latest_revision(client, bob, notebook, cast):
     assert services.commit_revision(profile=notebook, actor=cast["alice"])
     client.force_login(bob)
     text = text_of(client.get(detail_url("platform", "acme-notebook")).content.decode())
-    assert "revision 2" in text and "Now with more GPUs." in text
+    assert "Now with more GPUs." in text and "revision" not in text.lower()
 
 
 def test_a_deleted_profile_leaves_the_catalog(client, bob, cast, notebook):
