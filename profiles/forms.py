@@ -63,10 +63,21 @@ class SensitiveValueFormMixin:
     "not set" beside it, and leaving it empty keeps what is stored. A value typed into a row
     marked sensitive is not echoed either when the page comes back with errors. On save the
     value goes to the encrypted column when the row is sensitive and to the plain one otherwise.
+
+    ``kept`` is a value typed into this hidden box on an earlier submission that was refused
+    for another field (profiles.kept holds it, encrypted, on the server): the box says so, and
+    leaving it empty uses that value instead of the stored one.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    KEPT_HELP = (
+        "Sensitive value: kept from your last try, not saved yet. "
+        "Leave empty to keep it, or type a new value."
+    )
+
+    def __init__(self, *args, kept: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.kept = ""
+        self.hides_value = False
         field = self.fields.get("value")
         if field is None:
             return
@@ -75,10 +86,21 @@ class SensitiveValueFormMixin:
             self.initial["value"] = ""
             state = "set" if self.instance.secret else "not set"
             field.widget = self._secret_widget()
-            field.help_text = f"Sensitive value: {state}. Leave empty to keep it."
+            self._unkept_help = f"Sensitive value: {state}. Leave empty to keep it."
+            self.hides_value = True
         elif self._submitted_as_sensitive():
             field.widget = self._secret_widget()
-            field.help_text = "Sensitive value: not shown back on this page; type it again."
+            self._unkept_help = "Sensitive value: not shown back on this page; type it again."
+            self.hides_value = True
+        if self.hides_value:
+            self._set_kept(kept if not field.disabled else "")
+
+    def _set_kept(self, value: str) -> None:
+        self.kept = value
+        help_text = self.KEPT_HELP if value else self._unkept_help
+        self.fields["value"].help_text = help_text
+        if "value" in self._bound_fields_cache:  # a bound field copies the help text it had
+            self["value"].help_text = help_text
 
     @staticmethod
     def _secret_widget() -> forms.Widget:
@@ -92,9 +114,28 @@ class SensitiveValueFormMixin:
             field.widget.value_from_datadict(self.data, self.files, self.add_prefix("sensitive"))
         )
 
+    def keep_for_next_try(self) -> str:
+        """After a refused submission: the value of the hidden box to keep for the next try,
+        typed now or kept from before, and the box now says it is kept. "" (and the box says
+        so) when there is none, when that value was itself refused, or when the page shows
+        the box's value anyway."""
+        field = self.fields.get("value")
+        if not self.is_bound or field is None or field.disabled or not self.hides_value:
+            return ""
+        value = ""
+        if "value" not in self.errors:
+            name = self.add_prefix("value")
+            value = field.widget.value_from_datadict(self.data, self.files, name) or self.kept
+        self._set_kept(value)
+        return value
+
+    def has_changed(self) -> bool:
+        # A kept value left to be used changes the row, though the box was posted empty.
+        return super().has_changed() or bool(self.kept)
+
     def clean(self):
         cleaned = super().clean()
-        value = cleaned.get("value") or ""
+        value = cleaned.get("value") or self.kept
         sensitive = cleaned.get("sensitive", self.instance.sensitive)
         if sensitive:
             keep = value == "" and self.instance.pk and self.instance.sensitive
@@ -102,6 +143,8 @@ class SensitiveValueFormMixin:
             cleaned["value"] = ""
         else:
             self.instance.secret = ""
+            if self.kept and not cleaned.get("value"):
+                cleaned["value"] = self.kept
         return cleaned
 
 

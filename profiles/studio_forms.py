@@ -13,7 +13,12 @@ from profiles import rules
 from profiles.choices import Override, Sharing
 from profiles.forms import SensitiveValueFormMixin, SharingFormMixin
 from profiles.models import EnvironmentTemplate, InputSetting, ServiceProfile, TemplateVersion
-from profiles.validators import unique_pairs
+from profiles.validators import (
+    unique_pairs,
+    validate_annotations,
+    validate_extra_config,
+    validate_labels,
+)
 from studio.admin_keys import KeyCheckedMultipleChoiceField
 from studio.forms import ConfirmNameForm
 from studio.models import Project
@@ -23,7 +28,11 @@ from studio.validators import validate_resource_name
 
 
 class KeyValueWidget(forms.Widget):
-    """Rows of key and value inputs, posted as ``<name>-key`` and ``<name>-value`` lists."""
+    """Rows of key and value inputs, posted as ``<name>-key`` and ``<name>-value`` lists.
+
+    Rows are numbered from 1 as on the page; the errors of each row come in through ``attrs``
+    (see :class:`KeyValueBoundField`) and are shown under it.
+    """
 
     template_name = "profiles/widgets/key_value.html"
 
@@ -41,37 +50,123 @@ class KeyValueWidget(forms.Widget):
         return f"{name}-key" not in data
 
     def get_context(self, name, value, attrs):
+        attrs = dict(attrs or {})
+        row_errors = attrs.pop(ROW_ERRORS_ATTR, {})
         context = super().get_context(name, value, attrs)
         if isinstance(value, dict):
-            rows = list(value.items())
+            pairs = list(value.items())
         else:
-            rows = [tuple(pair) for pair in value or []]
+            pairs = [tuple(pair) for pair in value or []]
+        rows = [
+            {"number": number, "key": key, "value": item, "errors": row_errors.get(number, [])}
+            for number, (key, item) in enumerate(pairs or [("", "")], 1)
+        ]
         context["widget"] |= {
-            "rows": rows or [("", "")],
+            "rows": rows,
             "noun": self.noun,
             "value_placeholder": self.value_placeholder,
         }
         return context
 
 
-class KeyValueField(forms.Field):
-    """A mapping typed as rows; empty rows are ignored, a key given twice is refused."""
+ROW_ERRORS_ATTR = "row_errors"  # not an HTML attribute: the widget takes it out
 
-    def __init__(self, *, noun: str, value_placeholder: str = "", **kwargs) -> None:
+
+class KeyValueBoundField(forms.BoundField):
+    """A key/value field on a form: its errors numbered, each under the row it is about."""
+
+    def numbered_errors(self) -> list[dict]:
+        """The field's errors in order, as ``{"id", "message", "row"}``; ``row`` (from 1) is
+        None for an error about the whole field. The ids are ``<auto_id>_error_<n>``."""
+        return [
+            {
+                "id": f"{self.auto_id}_error_{number}",
+                "message": error.messages[0],
+                "row": (error.params or {}).get("row") if isinstance(error.params, dict) else None,
+            }
+            for number, error in enumerate(self.errors.as_data(), 1)
+        ]
+
+    def field_errors(self) -> list[dict]:
+        return [error for error in self.numbered_errors() if error["row"] is None]
+
+    def row_target(self, row: int | None) -> str:
+        """The id of the key input of ``row`` (the first row for the whole field)."""
+        return f"{self.auto_id}-key-{row or 1}"
+
+    def row_label(self, row: int | None) -> str:
+        return f"{self.label}, {self.field.noun} {row}" if row else str(self.label)
+
+    def as_widget(self, widget=None, attrs=None, only_initial=False):
+        by_row: dict[int, list[dict]] = {}
+        for error in self.numbered_errors():
+            if error["row"] is not None:
+                by_row.setdefault(error["row"], []).append(error)
+        attrs = {**(attrs or {}), ROW_ERRORS_ATTR: by_row}
+        return super().as_widget(widget, attrs, only_initial)
+
+
+def _on_row(error: ValidationError, row: int) -> list[ValidationError]:
+    """``error``'s messages, each marked with the page's row number they are about."""
+    return [
+        ValidationError(item.message, code=item.code, params={**(item.params or {}), "row": row})
+        for item in error.error_list
+    ]
+
+
+class KeyValueField(forms.Field):
+    """A mapping typed as rows; empty rows are ignored, a key given twice is refused.
+
+    ``row_validator`` (the model field's own validator) is run on each row alone, so that each
+    problem is raised with the number of its row (``params["row"]``) and shown under it; what
+    only the whole mapping can break (a total size) is left to the model's validation.
+    """
+
+    bound_field_class = KeyValueBoundField
+
+    def __init__(
+        self, *, noun: str, value_placeholder: str = "", row_validator=None, **kwargs
+    ) -> None:
         kwargs.setdefault("required", False)
         super().__init__(
             widget=KeyValueWidget(noun=noun, value_placeholder=value_placeholder), **kwargs
         )
         self.noun = noun
+        self.row_validator = row_validator
 
     def to_python(self, value) -> dict[str, str]:
         if isinstance(value, dict):
             return value
-        pairs = [(k.strip(), v) for k, v in value or [] if k.strip() or v.strip()]
-        missing = [v for k, v in pairs if not k]
-        if missing:
-            raise ValidationError(f"Every {self.noun} with a value needs a key.", code="no_key")
-        return unique_pairs(pairs, what=f"{self.noun} key")
+        errors: list[ValidationError] = []
+        mapping: dict[str, str] = {}
+        repeated: set[str] = set()
+        for row, (raw_key, item) in enumerate(value or [], 1):
+            key = raw_key.strip()
+            if not (key or item.strip()):
+                continue
+            if not key:
+                errors += _on_row(
+                    ValidationError(f"Every {self.noun} with a value needs a key.", code="no_key"),
+                    row,
+                )
+                continue
+            if key in mapping:
+                if key not in repeated:
+                    repeated.add(key)
+                    try:  # unique_pairs words the refusal, for this key alone
+                        unique_pairs([(key, item), (key, item)], what=f"{self.noun} key")
+                    except ValidationError as error:
+                        errors += _on_row(error, row)
+                continue
+            if self.row_validator is not None:
+                try:
+                    self.row_validator({key: item})
+                except ValidationError as error:
+                    errors += _on_row(error, row)
+            mapping[key] = item
+        if errors:
+            raise ValidationError(errors)
+        return mapping
 
     def prepare_value(self, value):
         return value
@@ -116,9 +211,17 @@ class SectionModelForm(forms.ModelForm):
 
 
 class RevisionForm(forms.Form):
-    """The revision a page was loaded at, sent back for the stale-edit check."""
+    """The revision a page was loaded at, sent back for the stale-edit check, and which profile
+    it was (a profile deleted and made again under the same name is another one)."""
 
     revision = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    profile = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def is_for_another(self, profile: ServiceProfile) -> bool:
+        """Whether the page was loaded for another profile than ``profile`` (one since
+        deleted); call after validation."""
+        posted = self.cleaned_data.get("profile")
+        return posted is not None and posted != profile.pk
 
 
 # General ------------------------------------------------------------------------------------
@@ -137,16 +240,24 @@ class GeneralForm(SectionModelForm):
         label="Labels",
         noun="label",
         help_text="Attached to the compute instances launched from this profile.",
+        row_validator=validate_labels,
     )
     annotations = KeyValueField(
-        label="Annotations", noun="annotation", help_text="Descriptive only; any text value."
+        label="Annotations",
+        noun="annotation",
+        help_text="Descriptive only; any text value.",
+        row_validator=validate_annotations,
     )
     extra_config = KeyValueField(
         label="Extra Configuration",
         noun="setting",
         value_placeholder="value",
         help_text="Additional settings such as environment variables: a name and its value.",
+        row_validator=validate_extra_config,
     )
+
+    # As the page shows them (the error summary lists errors in this order).
+    field_order = ["name", "display_name", "description", "environment_template"]
 
     class Meta:
         model = ServiceProfile
@@ -161,7 +272,9 @@ class GeneralForm(SectionModelForm):
             "readme": "Markdown: headings, lists, tables and fenced code. Shown to end users.",
         }
         widgets = {
-            "description": forms.Textarea(attrs={"rows": 3}),
+            # data-char-count: a live "n / max" under the field (static/js/form-feedback.js).
+            "display_name": forms.TextInput(attrs={"data-char-count": ""}),
+            "description": forms.Textarea(attrs={"rows": 3, "data-char-count": ""}),
             "readme": forms.Textarea(attrs={"rows": 12, "class": "font-monospace"}),
             "icon_url": forms.URLInput(attrs={"placeholder": "https://"}),
         }
@@ -256,6 +369,7 @@ class InputSettingForm(SensitiveValueFormMixin, SectionModelForm):
     def __init__(self, *args, variable=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.variable = variable
+        self.row_label = self.instance.name  # what the error summary calls the row
         self.fields["override"].widget = forms.Select(choices=Override.choices)
         self.fields["description"].help_text = ""
         if variable is not None:
@@ -289,8 +403,10 @@ class InputSettingForm(SensitiveValueFormMixin, SectionModelForm):
 class BaseInputFormSet(forms.BaseModelFormSet):
     """Exactly the profile's input rows, whatever the posted management form claims."""
 
-    def __init__(self, *args, variables: dict, **kwargs) -> None:
+    def __init__(self, *args, variables: dict, kept: dict[int, str] | None = None, **kwargs):
+        """``kept``: sensitive values kept from a refused submission, by input setting pk."""
         self.variables = variables
+        self.kept = kept or {}
         super().__init__(*args, **kwargs)
 
     def total_form_count(self) -> int:
@@ -302,7 +418,9 @@ class BaseInputFormSet(forms.BaseModelFormSet):
     def get_form_kwargs(self, index):
         kwargs = super().get_form_kwargs(index)
         if index is not None and index < len(self.get_queryset()):
-            kwargs["variable"] = self.variables.get(self.get_queryset()[index].name)
+            setting = self.get_queryset()[index]
+            kwargs["variable"] = self.variables.get(setting.name)
+            kwargs["kept"] = self.kept.get(setting.pk, "")
         return kwargs
 
     def clean(self) -> None:
@@ -340,6 +458,7 @@ class OutputChoiceForm(forms.Form):
     def __init__(self, *args, declared=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.declared = declared
+        self.row_label = declared.name if declared is not None else ""
 
     def clean(self):
         cleaned = super().clean()
@@ -421,6 +540,8 @@ class ConfirmDeleteForm(ConfirmNameForm):
     def __init__(self, *args, profile: ServiceProfile, **kwargs) -> None:
         super().__init__(*args, name=profile.name, action="delete this profile", **kwargs)
         self.profile = profile
+        # The page is there to type the name: it opens with the box focused.
+        self.fields["confirm"].widget.attrs["autofocus"] = True
 
 
 class CloneForm(forms.Form):
@@ -449,3 +570,109 @@ class CloneForm(forms.Form):
             for message in messages:
                 self.add_error(None, f"This system profile cannot be cloned now: {message}")
         return cleaned
+
+
+# What a refused submission typed -------------------------------------------------------------
+
+MASKED = "•••••• (sensitive: not shown)"
+
+
+def typed_values(step: str, data, *, project: Project, document: dict | None) -> list[dict]:
+    """What a submission of wizard step ``step`` typed, for a page that could not save it (the
+    profile was deleted meanwhile): ``[{"title", "items": [(label, text)]}]``, one untitled
+    section for General and Sharing, one per row (titled with its name) for inputs and
+    outputs. Sensitive values are masked. ``document`` is the profile's last document (the
+    deletion event keeps it): it names the input rows.
+    """
+    document = document or {}
+    spec = document.get("spec", {}) if isinstance(document.get("spec"), dict) else {}
+    if step == ServiceProfile.Step.GENERAL:
+        form = GeneralForm(data, project=project, instance=ServiceProfile(project=project))
+        return [{"title": "", "items": _items(form, skip={"name"})}]
+    if step == ServiceProfile.Step.INPUTS:
+        return [
+            {"title": setting.name, "items": _items(form, masked={"value"} if hidden else set())}
+            for setting, form, hidden in _typed_inputs(data, project, spec)
+        ]
+    if step == ServiceProfile.Step.OUTPUTS:
+        count = _posted_count(data, "outputs")
+        forms_ = [OutputChoiceForm(data, prefix=f"outputs-{i}") for i in range(count)]
+        return [
+            {"title": str(form["name"].value() or ""), "items": _items(form, skip={"name"})}
+            for form in forms_
+        ]
+    form = SharingForm(data, instance=ServiceProfile(project=project))
+    return [{"title": "", "items": _items(form)}]
+
+
+def _posted_count(data, prefix: str, limit: int = 200) -> int:
+    try:
+        return max(0, min(int(data.get(f"{prefix}-TOTAL_FORMS", 0)), limit))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _typed_inputs(data, project: Project, spec: dict):
+    """Each input row of the last document with the form its row of ``data`` fills in, and
+    whether its value is sensitive (then masked)."""
+    rows = [row for row in spec.get("inputs", []) if isinstance(row, dict)]
+    variables = _template_variables(project, spec.get("environmentTemplate"))
+    for index, row in enumerate(rows[: _posted_count(data, "inputs")]):
+        setting = InputSetting(
+            name=str(row.get("name", "")),
+            display_name=str(row.get("displayName", "")),
+            description=str(row.get("description", "")),
+            required=bool(row.get("required")),
+            sensitive=bool(row.get("sensitive")),
+        )
+        override = row.get("override") if isinstance(row.get("override"), dict) else {}
+        setting.override = override.get("type", Override.ALLOWED)
+        setting.restricted_values = list(override.get("restrictedValues", []))
+        form = InputSettingForm(
+            data, prefix=f"inputs-{index}", instance=setting, variable=variables.get(setting.name)
+        )
+        yield setting, form, setting.sensitive or form.hides_value
+
+
+def _template_variables(project: Project, reference: object) -> dict:
+    """The variables of the template version a document names, if the project can tell which
+    one that is (its locks decide the disabled fields)."""
+    if not isinstance(reference, dict):
+        return {}
+    versions = TemplateVersion.objects.filter(
+        template__in=EnvironmentTemplate.objects.available_to(project).filter(
+            name=reference.get("name")
+        ),
+        name=reference.get("version"),
+    )
+    found = list(versions[:2])
+    return {v.name: v for v in found[0].variables.all()} if len(found) == 1 else {}
+
+
+def _items(form: forms.Form, *, skip=frozenset(), masked=frozenset()) -> list[tuple[str, str]]:
+    items = []
+    for bound in form:
+        if bound.name in skip or bound.is_hidden:
+            continue
+        text = _shown(bound)
+        if bound.name in masked:
+            text = MASKED if text else "(left empty)"
+        items.append((str(bound.label), text))
+    return items
+
+
+def _shown(bound: forms.BoundField) -> str:
+    """A bound field's value as the admin would read it: choice labels, rows, Yes or No."""
+    field, value = bound.field, bound.value()
+    if isinstance(field, forms.BooleanField):
+        return "Yes" if value else "No"
+    if isinstance(field, KeyValueField):
+        rows = value.items() if isinstance(value, dict) else value or []
+        return "\n".join(f"{key} = {item}" for key, item in rows if key or item)
+    if isinstance(field, LinesField):
+        return value if isinstance(value, str) else "\n".join(value or [])
+    if isinstance(field, forms.ChoiceField):
+        labels = {str(key): str(label) for key, label in field.choices}
+        values = value if isinstance(value, list | tuple) else [value]
+        return ", ".join(labels.get(str(v), str(v)) for v in values if v not in (None, ""))
+    return "" if value is None else str(value)

@@ -6,14 +6,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from profiles import services
+from profiles import kept, services
 from profiles.documents import changed_fields, document_diff
 from profiles.filters import ServiceProfileFilter
 from profiles.forms import form_values
@@ -32,6 +32,7 @@ from profiles.studio_forms import (
     OutputFormSet,
     RevisionForm,
     SharingForm,
+    typed_values,
 )
 from profiles.validators import validate_readme
 from studio import access
@@ -267,8 +268,14 @@ def _status(*forms) -> int:
 @require_http_methods(["GET", "POST"])
 @access.admin_required
 def profile_step(request: ProjectRequest, project: Project, name: str, step: str) -> HttpResponse:
-    """A wizard step for a draft, an edit section (Save Changes) for a ready profile."""
-    profile = _own_profile(project, name)
+    """A wizard step for a draft, an edit section (Save Changes) for a ready profile; for a
+    profile deleted meanwhile, a page that says so (and shows what a save typed)."""
+    try:
+        profile = _own_profile(project, name)
+    except Http404:
+        if not _deletion(project, name):
+            raise
+        return _deleted_page(request, project, name, step)
     if profile.status == STATUS.DRAFT and STEPS.order_of(step) > STEPS.order_of(
         profile.wizard_step
     ):
@@ -293,8 +300,17 @@ def _saved(
     **changes,
 ) -> HttpResponse | None:
     """Save a valid section through ``save`` (a ``services.save_*``) under the stale-edit check,
-    then say what happened; the response, or None when refused (the page shows why)."""
+    then say what happened; the response, or None when refused (the page shows why).
+
+    A profile deleted since the page was loaded (even one made again under the same name)
+    answers with the deleted page; what is kept for the step's next try goes once saved.
+    """
     was_draft = profile.status == STATUS.DRAFT
+    if revision_form.is_for_another(profile):
+        if _deletion(profile.project, profile.name):
+            return _deleted_page(request, profile.project, profile.name, step)
+        revision_form.add_error(None, "This page was loaded for another profile; reload it.")
+        return None
     try:
         result = save(
             profile=profile,
@@ -305,6 +321,10 @@ def _saved(
     except services.StaleEdit as stale:
         revision_form.add_error(None, str(stale))
         return None
+    except ServiceProfile.DoesNotExist:  # deleted between loading it and locking it
+        kept.discard(request, profile=profile)
+        return _deleted_page(request, profile.project, profile.name, step)
+    kept.discard(request, profile=profile, step=step)
     if result.new_version:
         messages.info(
             request,
@@ -344,7 +364,7 @@ def _general(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     )
     if request.htmx and request.htmx.trigger_name == "environment_template":
         return render(request, "profiles/step_general.html#version_field", {"form": form})
-    revision = RevisionForm(data, initial={"revision": profile.revision})
+    revision = _revision_form(data, profile)
     if request.method == "POST" and form.is_valid() and revision.is_valid():
         changes = form_values(form, [field for field in form.Meta.fields if field != "name"])
         response = _saved(
@@ -366,6 +386,10 @@ def _general(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     )
 
 
+def _revision_form(data, profile: ServiceProfile) -> RevisionForm:
+    return RevisionForm(data, initial={"revision": profile.revision, "profile": profile.pk})
+
+
 def _conflict_or(revision_form: RevisionForm, *forms) -> int:
     if revision_form.is_bound and revision_form.non_field_errors():
         return 409
@@ -376,10 +400,16 @@ def _inputs(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     variables = {v.name: v for v in profile.template_version.variables.all()}
     queryset = InputSetting.objects.filter(profile=profile).order_by("position", "name")
-    formset = InputFormSet(data, queryset=queryset, prefix="inputs", variables=variables)
+    formset = InputFormSet(
+        data,
+        queryset=queryset,
+        prefix="inputs",
+        variables=variables,
+        kept=_kept_inputs(request, profile),
+    )
     for form in formset.forms:
         form.instance.profile = profile
-    revision = RevisionForm(data, initial={"revision": profile.revision})
+    revision = _revision_form(data, profile)
     if request.method == "POST" and formset.is_valid() and revision.is_valid():
         response = _saved(
             request,
@@ -392,6 +422,8 @@ def _inputs(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
         )
         if response:
             return response
+    if request.method == "POST":
+        _keep_for_next_try(request, profile, formset)
     rows = [(form, variables.get(form.instance.name)) for form in formset.forms]
     context = _section_context(
         profile, STEPS.INPUTS, formset=formset, rows=rows, revision_form=revision
@@ -399,6 +431,25 @@ def _inputs(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     return render(
         request, "profiles/step_inputs.html", context, status=_conflict_or(revision, formset)
     )
+
+
+def _kept_inputs(request: ProjectRequest, profile: ServiceProfile) -> dict[int, str]:
+    """Sensitive values kept from a refused Input Settings submission, by input setting pk."""
+    values = kept.kept_values(request, profile=profile, step=STEPS.INPUTS)
+    return {int(field): value for field, value in values.items() if field.isdigit()}
+
+
+def _keep_for_next_try(request: ProjectRequest, profile: ServiceProfile, formset) -> None:
+    """A refused Input Settings submission: keep each hidden value typed (or kept before) for
+    the next try, encrypted in the session, and forget the others."""
+    for form in formset.forms:
+        if form.instance.pk is None:
+            continue
+        field = str(form.instance.pk)
+        if value := form.keep_for_next_try():
+            kept.keep(request, profile=profile, step=STEPS.INPUTS, field=field, value=value)
+        else:
+            kept.discard(request, profile=profile, step=STEPS.INPUTS, field=field)
 
 
 def _outputs(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
@@ -421,7 +472,7 @@ def _outputs(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
         for index, output in enumerate(declared)
     ]
     formset = OutputFormSet(data, initial=initial, prefix="outputs", declared=declared)
-    revision = RevisionForm(data, initial={"revision": profile.revision})
+    revision = _revision_form(data, profile)
     if request.method == "POST" and formset.is_valid() and revision.is_valid():
         outputs = [
             OutputSetting(
@@ -457,7 +508,7 @@ def _outputs(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
 def _sharing(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = SharingForm(data, instance=profile)
-    revision = RevisionForm(data, initial={"revision": profile.revision})
+    revision = _revision_form(data, profile)
     finishing = profile.status == STATUS.DRAFT
     if request.method == "POST" and form.is_valid() and revision.is_valid():
         response = _saved(
@@ -477,6 +528,36 @@ def _sharing(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     return render(
         request, "profiles/step_sharing.html", context, status=_conflict_or(revision, form)
     )
+
+
+def _deletion(project: Project, name: str) -> ProfileEvent | None:
+    """The event of the latest deletion of the profile ``name`` of ``project``, if any."""
+    return (
+        ProfileEvent.objects.filter(
+            project=project, profile_name=name, action=ProfileEvent.Action.DELETED
+        )
+        .select_related("actor")
+        .first()
+    )
+
+
+def _deleted_page(request: ProjectRequest, project: Project, name: str, step: str) -> HttpResponse:
+    """A step of a profile that was deleted: who deleted it and when, and (for a save) what the
+    submission typed, sensitive values masked, so that nothing typed is lost. 404: there is no
+    such profile any more, and sending the form again cannot change that (a 409 would say the
+    admin could resolve a conflict and retry)."""
+    event = _deletion(project, name)
+    document = event.detail.get("document") if event and isinstance(event.detail, dict) else None
+    context = {
+        "name": name,
+        "event": event,
+        "step_label": STEPS(step).label,
+        "typed": typed_values(step, request.POST, project=project, document=document)
+        if request.method == "POST"
+        else [],
+        "again": ServiceProfile.objects.editable_in(project).filter(name=name).first(),
+    }
+    return render(request, "profiles/profile_deleted.html", context, status=404)
 
 
 # Readme preview, delete, clone --------------------------------------------------------------
