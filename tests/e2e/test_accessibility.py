@@ -2,8 +2,11 @@
 
 axe-core is vendored in tests/e2e/vendor (axe.min.js, MPL-2.0, see LICENSE-axe-core.txt) and
 injected into each page; nothing is fetched from a CDN. A page passes when axe reports no
-violation of impact "serious" or "critical". Each page is also saved as
-test-results/screenshots/studio-page-<name>.png.
+violation of impact "serious" or "critical", on a desktop (1366x900) and on a phone (390x844).
+Each page is also saved as test-results/screenshots/studio-page-<name>-<size>.png.
+
+axe does not judge focus rings; the last tests here tab through pages and check that each
+control the keyboard reaches shows an outline contrasting 3:1 or more with what is behind it.
 """
 
 import json
@@ -59,6 +62,8 @@ PAGES = {
 # Pages whose own markup axe faults, with why; strict, so a fix turns them into failures to
 # remove from here.
 KNOWN_VIOLATIONS: dict[str, str] = {}
+
+SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
 @pytest.fixture
@@ -135,20 +140,23 @@ def page_params() -> list:
     return [
         pytest.param(
             name,
-            id=name,
+            size,
+            id=f"{name}-{size}",
             marks=[pytest.mark.xfail(strict=True, reason=KNOWN_VIOLATIONS[name])]
             if name in KNOWN_VIOLATIONS
             else [],
         )
         for name in PAGES
+        for size in SIZES
     ]
 
 
-@pytest.mark.parametrize("name", page_params())
+@pytest.mark.parametrize(("name", "size"), page_params())
 def test_studio_page_has_no_serious_axe_violations(
-    page: Page, login, alice, studio_data, screenshot, name
+    page: Page, login, alice, studio_data, screenshot, name, size
 ):
     path, heading = PAGES[name]
+    page.set_viewport_size(SIZES[size])
     login(alice)
     page.goto(path)
     expect(page.get_by_role("heading", name=heading, exact=True).first).to_be_visible()
@@ -157,7 +165,7 @@ def test_studio_page_has_no_serious_axe_violations(
         expect(page.get_by_label("Readme preview")).to_have_text("Nothing to preview yet.")
     if name == "delete":
         expect(page.get_by_role("button", name="Delete")).to_be_disabled()
-    screenshot(f"studio-page-{name}")
+    screenshot(f"studio-page-{name}-{size}")
 
     violations = run_axe(page)
     blocking = [v for v in violations if v["impact"] in BLOCKING]
@@ -165,3 +173,133 @@ def test_studio_page_has_no_serious_axe_violations(
     if others:
         print(f"{name}: minor/moderate axe violations:\n{describe(others)}")
     assert not blocking, f"{name}: serious/critical axe violations:\n{describe(blocking)}"
+
+
+# Focus rings ----------------------------------------------------------------------------------
+
+# What the keyboard is on, and its ring: outline style and width, and the contrast of the
+# outline's colour with the background behind the ring (the parent's, or the element's own
+# when the ring is drawn inside it), layers of translucent backgrounds composited. A control
+# that draws no ring of its own may have a close ancestor draw it (a catalog card for the link
+# stretched over it).
+FOCUS_RING = """() => {
+    const focused = document.activeElement;
+    if (!focused || focused === document.body) return null;
+    let el = focused;
+    for (let up = 0; up < 4 && el.parentElement; up++) {
+        if (getComputedStyle(el).outlineStyle !== "none") break;
+        el = el.parentElement;
+    }
+    if (getComputedStyle(el).outlineStyle === "none") el = focused;
+    const parse = (c) => {
+        const m = c.match(/rgba?\\(([^)]+)\\)/);
+        if (!m) return null;
+        const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+        return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+    };
+    const over = (top, under) => ({
+        r: top.r * top.a + under.r * (1 - top.a),
+        g: top.g * top.a + under.g * (1 - top.a),
+        b: top.b * top.a + under.b * (1 - top.a), a: 1,
+    });
+    const lum = (c) => {
+        const f = (v) => {
+            v /= 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        };
+        return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+    };
+    const style = getComputedStyle(el);
+    const layers = [];
+    let node = parseFloat(style.outlineOffset) < 0 ? el : el.parentElement;
+    for (; node; node = node.parentElement) {
+        const c = parse(getComputedStyle(node).backgroundColor);
+        if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; }
+    }
+    let background = {r: 255, g: 255, b: 255, a: 1};
+    for (const layer of layers.reverse()) background = over(layer, background);
+    const ring = parse(style.outlineColor);
+    const [light, dark] = [lum(ring), lum(background)].sort((x, y) => y - x);
+    const name = (focused.getAttribute("aria-label") || focused.innerText || focused.value ||
+        focused.id || "").trim().split("\\n")[0].slice(0, 40);
+    return {
+        what: `${focused.tagName.toLowerCase()}.${[...focused.classList].join(".")} "${name}"`,
+        ring: el === focused ? "own" : el.tagName.toLowerCase() + "." + [...el.classList].join("."),
+        style: style.outlineStyle, width: parseFloat(style.outlineWidth),
+        contrast: Math.round(((light + 0.05) / (dark + 0.05)) * 100) / 100,
+    };
+}"""
+
+
+def tab_through(page: Page, limit: int = 120) -> list[dict]:
+    """Press Tab from the top of the page until focus leaves it; the ring at each stop."""
+    stops = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        ring = page.evaluate(FOCUS_RING)
+        if ring is None or (stops and ring["what"] == stops[0]["what"]):
+            break
+        stops.append(ring)
+    return stops
+
+
+def faint(rings: list[dict]) -> list[dict]:
+    return [r for r in rings if r["style"] == "none" or r["width"] < 2 or r["contrast"] < 3]
+
+
+FOCUS_PAGES = {
+    # the frame's menus and buttons, search, selects, the Actions menus, the sidebar
+    "list": f"{PROFILES}",
+    # text fields, a textarea, a select, the step links, the submit buttons
+    "general": f"{PROFILES}draft-notebook/general/",
+    # the catalog's service-type tabs and its cards
+    "catalog": "/projects/platform/catalog/",
+}
+
+
+@pytest.mark.parametrize("name", list(FOCUS_PAGES))
+def test_every_control_the_keyboard_reaches_shows_a_focus_ring(
+    page: Page, login, alice, studio_data, screenshot, name
+):
+    page.set_viewport_size(SIZES["desktop"])
+    login(alice)
+    page.goto(FOCUS_PAGES[name])
+    expect(page.locator("main h1")).to_be_visible()
+    rings = tab_through(page)
+    assert len(rings) >= 8, rings
+    assert not faint(rings), f"{name}: controls without a 3:1 focus ring: {faint(rings)}"
+
+
+def test_menu_items_and_the_phone_menu_show_a_focus_ring(
+    page: Page, login, alice, studio_data, screenshot
+):
+    login(alice)
+    page.goto(PROFILES)
+    actions = page.get_by_role("button", name="Actions for team-notebook")
+    actions.focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_role("link", name="View", exact=True)).to_be_focused()
+    view = page.evaluate(FOCUS_RING)
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Project: Platform").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_role("link", name="Platform platform")).to_be_focused()
+    current_project = page.evaluate(FOCUS_RING)  # the highlighted entry, in the dark top bar
+    screenshot("focus-ring-project-menu")
+    page.keyboard.press("Escape")
+
+    page.set_viewport_size(SIZES["phone"])
+    page.get_by_role("button", name="Project menu", exact=True).focus()
+    toggle = page.evaluate(FOCUS_RING)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog", name="Platform")).to_be_focused()
+    page.keyboard.press("Tab")  # the panel's close button
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Overview")).to_be_focused()
+    link = page.evaluate(FOCUS_RING)
+    screenshot("focus-ring-phone-menu")
+
+    rings = [view, current_project, toggle, link]
+    assert not faint(rings), f"controls without a 3:1 focus ring: {faint(rings)}"

@@ -175,3 +175,17 @@ def test_the_yaml_pages_have_no_serious_axe_violations(
         if path == refused:
             assert has_no_horizontal_scroll(page)
             screenshot(f"studio-yaml-export-refused-{size['width']}")
+
+
+def test_the_list_exports_the_selected_profiles(page: Page, login, profile):
+    """Export on the Studio list downloads the ticked profiles, as `manage.py export` would."""
+    login("alice")
+    page.goto("/projects/platform/studio/service-profiles/")
+    first = page.locator("input[name=name][form=export-form]").first
+    chosen = first.get_attribute("value")
+    first.check()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export").click()
+    assert download.value.suggested_filename == "platform-service-profiles.yaml"
+    documents = list(yaml.safe_load_all(Path(download.value.path()).read_text()))
+    assert [d["metadata"]["name"] for d in documents] == [chosen]
