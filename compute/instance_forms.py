@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from compute.models import ComputeInstance, Connection
 from profiles import rules
 from profiles.studio_forms import KeyValueField, SectionModelForm
+from profiles.validators import validate_labels
 from studio.forms import ConfirmNameForm
 from studio.models import Project
 
@@ -75,6 +76,7 @@ class ComputeInstanceForm(SectionModelForm):
     labels = KeyValueField(
         label="Labels",
         noun="label",
+        row_validator=validate_labels,
         help_text="Key/value labels describing the machine, e.g. zone=lab-1 or gpu=h100.",
     )
     port = forms.IntegerField(

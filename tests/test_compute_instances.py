@@ -890,3 +890,27 @@ def test_an_owner_who_is_a_plain_member_may_change_their_instance(client, boxes)
     assert url("instance_edit", "finance", "gpu-box") in html
     assert url("instance_test", "finance", "gpu-box") in html
     assert url("instance_delete", "finance", "gpu-box") in html
+
+
+def test_several_errors_are_summarised_with_a_link_to_each_field(as_bob):
+    response = as_bob.post(url("instance_new"), form_data(host="", username="", port="70000"))
+    assert response.status_code == 400
+    html = response.content.decode()
+    summary = html[html.index("data-error-summary") : html.index("</section>")]
+    assert summary.count("<li") == 3
+    for box in ("id_host", "id_port", "id_username"):
+        assert f'href="#{box}"' in summary
+    assert "Nothing was saved" in summary
+
+
+def test_a_bad_label_is_refused_under_its_own_row(as_bob):
+    data = form_data(**{"labels-key": ["zone", "Bad Key!"], "labels-value": ["lab-1", "x"]})
+    response = as_bob.post(url("instance_new"), data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    bad = html[html.rindex("<input", 0, html.index('value="Bad Key!"')) :]
+    bad = bad[: bad.index(">")]
+    good = html[html.rindex("<input", 0, html.index('value="zone"')) :]
+    good = good[: good.index(">")]
+    assert 'aria-invalid="true"' in bad and 'aria-invalid="true"' not in good
+    assert not ComputeInstance.objects.exists()
