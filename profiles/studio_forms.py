@@ -459,6 +459,11 @@ class OutputChoiceForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.declared = declared
         self.row_label = declared.name if declared is not None else ""
+        if declared is not None and declared.sensitive:
+            # Locked as a sensitive input is: the template decides, the page only says so.
+            self.initial["sensitive"] = True
+            self.fields["sensitive"].disabled = True
+            self.fields["sensitive"].help_text = "The template marks it sensitive."
 
     def clean(self):
         cleaned = super().clean()

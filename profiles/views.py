@@ -279,6 +279,12 @@ def profile_step(request: ProjectRequest, project: Project, name: str, step: str
     if profile.status == STATUS.DRAFT and STEPS.order_of(step) > STEPS.order_of(
         profile.wizard_step
     ):
+        # A draft's steps come in order (Manage Sharing on a draft, say): say why it is here.
+        messages.info(
+            request,
+            f"{STEPS(step).label} comes after {STEPS(profile.wizard_step).label} for a draft: "
+            f"finish {STEPS(profile.wizard_step).label} first, then go on.",
+        )
         return redirect(_step_url(profile, profile.wizard_step))
     handler = {
         STEPS.GENERAL: _general,

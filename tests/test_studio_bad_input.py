@@ -592,13 +592,19 @@ def test_a_hidden_output_needs_no_display_name(outputs):
     assert list(OutputSetting.objects.values_list("name", flat=True)) == ["token"]
 
 
-def test_a_template_sensitive_output_cannot_be_unticked_as_sensitive(outputs):
-    response = outputs.post_without("token", "sensitive")
-    assert response.status_code == 400
-    assert row_errors(response, "token")["sensitive"] == [
-        "The template marks this output sensitive; it stays sensitive."
+def test_a_template_sensitive_output_is_locked_sensitive_like_an_input(outputs):
+    # The box is shown ticked and disabled, with the reason beside it, as for inputs ...
+    html = outputs.loaded.content.decode()
+    box = html[
+        html.rindex("<input", 0, html.index(f'name="{row(outputs.loaded, "token")}-sensitive"')) :
     ]
-    assert database_state() == outputs.before
+    box = box[: box.index(">")]
+    assert "checked" in box and "disabled" in box
+    assert "The template marks it sensitive." in html
+    # ... and a post that leaves it out changes nothing: it stays sensitive.
+    response = outputs.post_without("token", "sensitive")
+    assert response.status_code == 302
+    assert OutputSetting.objects.get(name="token").sensitive is True
 
 
 @pytest.mark.parametrize("position", ["abc", "-1", "1000"])

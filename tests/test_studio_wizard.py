@@ -922,3 +922,19 @@ def test_input_settings_lock_what_the_template_decides(logged_in, ready):
     assert forms["region"].fields["value"].disabled  # the template fixes it
     assert not forms["image"].fields["required"].disabled
     assert forms["enable_ssh"].fields["value"].widget.input_type == "select"
+
+
+def test_manage_sharing_on_a_draft_says_why_it_lands_on_the_current_step(
+    client, alice, platform, notebook_version
+):
+    draft = make_profile(platform, "early-draft", version=notebook_version, actor=alice)
+    assert draft.status == "draft"
+    client.force_login(alice)
+    response = client.get(reverse("profiles:step", args=["platform", draft.name, "sharing"]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse(
+        "profiles:step", args=["platform", draft.name, draft.wizard_step]
+    )
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert len(said) == 1 and said[0].startswith("Sharing comes after ")
+    assert "for a draft: finish" in said[0]
