@@ -310,6 +310,15 @@ class GeneralForm(SectionModelForm):
         )
         self.fields["template_version"].label_from_instance = lambda v: v.name
         self.fields["template_version"].help_text = "Only active versions can be chosen."
+        if not creating:
+            # Picking another version shows what it adds and removes before anything is saved.
+            self.fields["template_version"].widget.attrs |= {
+                "hx-get": refresh_url,
+                "hx-target": "#version-preview",
+                "hx-swap": "outerHTML",
+                "hx-trigger": "change",
+                "aria-controls": "version-preview",
+            }
 
         self.helper = FormHelper()
         self.helper.form_tag = False

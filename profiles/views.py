@@ -18,10 +18,12 @@ from profiles.documents import changed_fields, document_diff
 from profiles.filters import ServiceProfileFilter
 from profiles.forms import form_values
 from profiles.models import (
+    EnvironmentTemplate,
     InputSetting,
     OutputSetting,
     ProfileEvent,
     ServiceProfile,
+    TemplateVersion,
 )
 from profiles.readme import render_readme
 from profiles.studio_forms import (
@@ -355,6 +357,8 @@ def _saved(
         messages.success(request, f"{saved} saved. Next: {STEPS(following).label}.")
         return _redirect(request, _step_url(profile, following))
     messages.success(request, f"{saved} saved (revision {result.revision}).")
+    if result.new_version:  # the inputs follow the new version: review them next
+        return _redirect(request, _step_url(profile, STEPS.INPUTS))
     return _redirect(request, _view_url(profile))
 
 
@@ -370,6 +374,9 @@ def _general(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     )
     if request.htmx and request.htmx.trigger_name == "environment_template":
         return render(request, "profiles/step_general.html#version_field", {"form": form})
+    if request.htmx and request.htmx.trigger_name == "template_version":
+        preview = _version_preview(profile, request.GET.get("template_version", ""))
+        return render(request, "profiles/step_general.html#version_preview", {"preview": preview})
     revision = _revision_form(data, profile)
     if request.method == "POST" and form.is_valid() and revision.is_valid():
         changes = form_values(form, [field for field in form.Meta.fields if field != "name"])
@@ -390,6 +397,36 @@ def _general(request: ProjectRequest, profile: ServiceProfile) -> HttpResponse:
     return render(
         request, "profiles/step_general.html", context, status=_conflict_or(revision, form)
     )
+
+
+def _version_preview(profile: ServiceProfile, chosen: str) -> dict | None:
+    """What saving ``profile`` on the version ``chosen`` (a pk, as the picker sends it) would
+    add to and remove from its Input and Output Settings; None for its own version or one it
+    may not use."""
+    if not chosen.isdigit() or int(chosen) == profile.template_version_id:
+        return None
+    version = (
+        TemplateVersion.objects.filter(
+            pk=int(chosen),
+            state=TemplateVersion.State.ACTIVE,
+            template__in=EnvironmentTemplate.objects.available_to(profile.project),
+        )
+        .select_related("template")
+        .first()
+    )
+    if version is None:
+        return None
+    inputs = set(profile.inputs.values_list("name", flat=True))
+    outputs = set(profile.outputs.values_list("name", flat=True))
+    variables = set(version.variables.values_list("name", flat=True))
+    declared = set(version.outputs.values_list("name", flat=True))
+    return {
+        "version": version,
+        "inputs_added": sorted(variables - inputs),
+        "inputs_removed": sorted(inputs - variables),
+        "outputs_added": sorted(declared - outputs),
+        "outputs_removed": sorted(outputs - declared),
+    }
 
 
 def _revision_form(data, profile: ServiceProfile) -> RevisionForm:

@@ -525,7 +525,8 @@ def test_changing_the_version_reconciles_inputs_and_says_what_came_and_went(
     logged_in, ready, version_two
 ):
     response = post_step(logged_in, ready, "general", template_version=str(version_two.pk))
-    assert response["Location"] == view_url(ready)
+    # Saved: Input Settings open next, to review what the new version brought.
+    assert response["Location"] == step_url(ready, "inputs")
     ready = reload(ready)
     assert ready.template_version == version_two
     assert sorted(ready.inputs.values_list("name", flat=True)) == [
@@ -540,6 +541,43 @@ def test_changing_the_version_reconciles_inputs_and_says_what_came_and_went(
         "removed enable_ssh, hf_token, region; outputs no longer declared: token."
     ) in messages_of(response)
     assert ready.revision == 2
+
+
+def preview(client, profile, version) -> str:
+    """The General section's preview of saving ``profile`` on ``version`` (as htmx asks)."""
+    response = client.get(
+        step_url(profile, "general"),
+        {"template_version": str(version.pk)},
+        headers={"HX-Request": "true", "HX-Trigger-Name": "template_version"},
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_picking_another_version_previews_what_it_adds_and_removes(logged_in, ready, version_two):
+    html = preview(logged_in, ready, version_two)
+    assert html.lstrip().startswith('<div id="version-preview"'), "only the preview part"
+    assert (
+        "Input Settings: adds idle_timeout_minutes; removes enable_ssh, hf_token, region." in html
+    )
+    assert "Output Settings: adds none; removes token." in html
+    assert reload(ready).template_version != version_two, "nothing is saved by a preview"
+    assert reload(ready).revision == ready.revision
+
+
+def test_the_current_version_or_one_out_of_reach_previews_nothing(logged_in, ready, research):
+    assert "Saving with" not in preview(logged_in, ready, ready.template_version)
+    assert ready.project.name != "research"
+    private = make_template(research, "someone-elses", sharing="none")  # research's alone
+    assert "Saving with" not in preview(logged_in, ready, private)
+
+
+def test_the_picker_asks_for_the_preview_on_change(logged_in, ready):
+    html = logged_in.get(step_url(ready, "general")).content.decode()
+    picker = html[html.rindex("<select", 0, html.index('name="template_version"')) :]
+    picker = picker[: picker.index(">")]
+    assert 'hx-target="#version-preview"' in picker and 'hx-trigger="change"' in picker
+    assert '<div id="version-preview"' in html
 
 
 def test_the_new_variables_arrive_with_the_templates_defaults(logged_in, ready, version_two):
