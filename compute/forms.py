@@ -6,10 +6,12 @@ from django import forms
 from compute.inputs import launchable_inputs
 from compute.models import ComputeInstance, Service
 from profiles.choices import Override, ValueType
+from studio.forms import SecretsTypedAgain
 from studio.models import Project
 from studio.validators import validate_resource_name
 
 PREFIX = "var_"
+LEFT_EMPTY = "Left empty, the profile's value is used."
 
 
 def suggested_name(project: Project, base: str) -> str:
@@ -23,7 +25,7 @@ def suggested_name(project: Project, base: str) -> str:
     return next(name for name in candidates if name not in taken)
 
 
-class LaunchForm(forms.Form):
+class LaunchForm(SecretsTypedAgain, forms.Form):
     """Built from the profile revision's document: one field per input the user may set, typed
     by its variable's value type; restricted inputs a choice, sensitive ones a password field
     that never shows the value (left empty, the profile's value is used)."""
@@ -69,10 +71,10 @@ class LaunchForm(forms.Form):
                 choices.insert(0, ("", "—"))
             return forms.ChoiceField(choices=choices, **options)
         if item["sensitive"]:
-            options["help_text"] = " ".join(
-                filter(None, [options["help_text"], "Left empty, the profile's value is used."])
-            )
-            return forms.CharField(widget=forms.PasswordInput(render_value=False), **options)
+            options["help_text"] = " ".join(filter(None, [options["help_text"], LEFT_EMPTY]))
+            field = forms.CharField(widget=forms.PasswordInput(render_value=False), **options)
+            field.when_left_empty = LEFT_EMPTY
+            return field
         if value_type == ValueType.BOOLEAN:
             return forms.ChoiceField(choices=[("true", "true"), ("false", "false")], **options)
         if value_type == ValueType.JSON:
@@ -81,6 +83,9 @@ class LaunchForm(forms.Form):
             return forms.CharField(widget=forms.TextInput(attrs={"inputmode": "decimal"}),
                                    **options)  # fmt: skip
         return forms.CharField(strip=False, **options)
+
+    def secret_fields(self) -> list[str]:
+        return [PREFIX + item["name"] for item in self.inputs if item["sensitive"]]
 
     def submitted(self) -> dict[str, str]:
         """The inputs' values as sent, by input name (for ``compute.inputs.resolve_inputs``)."""

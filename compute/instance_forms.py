@@ -19,7 +19,7 @@ from compute.models import ComputeInstance, Connection
 from profiles import rules
 from profiles.studio_forms import KeyValueField, SectionModelForm
 from profiles.validators import validate_labels
-from studio.forms import ConfirmNameForm
+from studio.forms import ConfirmNameForm, SecretsTypedAgain
 from studio.models import Project
 
 PRIVATE_KEY_MAX_LENGTH = 16 * 1024
@@ -64,7 +64,7 @@ class SecretTextarea(forms.Textarea):
         return None
 
 
-class ComputeInstanceForm(SectionModelForm):
+class ComputeInstanceForm(SecretsTypedAgain, SectionModelForm):
     """Register (``instance`` unsaved) or edit a compute instance of ``project``.
 
     The unique name is asked only when registering. ``local`` is offered to superusers only and
@@ -175,6 +175,7 @@ class ComputeInstanceForm(SectionModelForm):
             key.help_text = (
                 "Private key: set. Leave this empty to keep it, or paste a new one to replace it."
             )
+            key.when_left_empty = "Left empty, the stored key is kept."
         else:
             key.help_text = (
                 "Private key: not set. The key the portal signs in with (OpenSSH or PEM): it is "
@@ -210,6 +211,9 @@ class ComputeInstanceForm(SectionModelForm):
                 ),
             ),
         )
+
+    def secret_fields(self) -> list[str]:
+        return ["private_key"]
 
     # One field at a time --------------------------------------------------------------------
 

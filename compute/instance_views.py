@@ -131,6 +131,7 @@ def instance_new(request: ProjectRequest, project: Project) -> HttpResponse:
             )
             messages.success(request, f"Registered {instance.name}. {next_step}")
             return redirect(_detail_url(instance))
+    form.ask_to_type_secrets_again()
     return render(
         request,
         "compute/instance_form.html",
@@ -193,6 +194,7 @@ def instance_edit(request: ProjectRequest, project: Project, name: str) -> HttpR
         form.save()
         messages.success(request, f"Saved {instance.name}.")
         return redirect(_detail_url(instance))
+    form.ask_to_type_secrets_again()
     return render(
         request,
         "compute/instance_form.html",

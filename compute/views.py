@@ -92,6 +92,7 @@ def launch(request: ProjectRequest, project: Project, owner: str, name: str) -> 
         "has_instances": form.fields["instance"].queryset.exists(),
     }
     status = 400 if form.is_bound and form.errors else 200
+    form.ask_to_type_secrets_again()
     return render(request, "compute/launch.html", context, status=status)
 
 

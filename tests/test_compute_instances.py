@@ -914,3 +914,11 @@ def test_a_bad_label_is_refused_under_its_own_row(as_bob):
     good = good[: good.index(">")]
     assert 'aria-invalid="true"' in bad and 'aria-invalid="true"' not in good
     assert not ComputeInstance.objects.exists()
+
+
+def test_a_private_key_typed_into_a_refused_form_is_asked_for_again(as_bob):
+    response = as_bob.post(url("instance_new"), form_data(host=""))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert PRIVATE_KEY.splitlines()[1] not in html, "never sent back into the page"
+    assert "Not saved: this page reported an error, so type it again." in html

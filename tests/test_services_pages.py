@@ -354,3 +354,18 @@ def test_the_page_shows_a_run_whose_worker_died_as_failed(
     response = client.get(service_url(service.name))
     assert response.context["service"].state == "failed"
     assert "stopped without finishing" in response.content.decode()
+
+
+def test_a_sensitive_input_typed_into_a_refused_launch_is_asked_for_again(
+    client, bob, profile, workstation
+):
+    client.force_login(bob)
+    data = {"name": "Not A Name", "instance": workstation.pk, "var_greeting": "hi",
+            "var_gpu_count": "2", "var_flavour": "b", "var_token": "typed-secret-77"}  # fmt: skip
+    response = client.post(launch_url(profile), data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "typed-secret-77" not in html
+    token = html[html.index('name="var_token"') :]
+    assert "Not saved: this page reported an error, so type it again." in token[:1500]
+    assert not Service.objects.exists()
