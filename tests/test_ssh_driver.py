@@ -151,9 +151,12 @@ def test_the_time_limit_holds_on_the_host_when_the_portal_is_gone(host):
         raise RuntimeError("the worker died")
 
     with pytest.raises(RuntimeError):
-        Deaf(**vars(driver_for(host))).run(spec("echo hi\nsleep 43\n", time_limit=2), gone)
+        Deaf(**vars(driver_for(host))).run(spec("sleep 43 &\necho hi\nwait\n", time_limit=3), gone)
+    deadline = time.monotonic() + 2
+    while not running(host, "sleep 43") and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert running(host, "sleep 43"), "still running once the portal has let go"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 12
     while running(host, "sleep 43") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert running(host, "sleep 43") == [], "the host's own timeout stopped it"
