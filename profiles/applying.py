@@ -6,6 +6,9 @@ path (:class:`~profiles.documents.DocumentError`), and nothing of a refused docu
 """
 
 import copy
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,14 +22,19 @@ from profiles.documents import (
     TEMPLATE_PATHS,
     VERSION_PATHS,
     DocumentError,
+    Parts,
     causes_from,
+    changed_fields,
     content_of,
+    documents_queryset,
     profile_document,
     profile_secrets,
     template_document,
+    with_versions,
 )
 from profiles.models import (
     EnvironmentTemplate,
+    InputSetting,
     OutputSetting,
     ServiceProfile,
     TemplateOutput,
@@ -34,34 +42,8 @@ from profiles.models import (
     TemplateVersion,
 )
 from profiles.repositories import RepositoryProblem
-from profiles.services import StaleEdit, commit_revision, reconcile_inputs, write_outputs
+from profiles.services import StaleEdit, commit_revision, input_from, write_outputs
 from studio.models import Project
-
-
-def _pick_template_version(project: Project, reference: dict) -> TemplateVersion:
-    """The version a document names; its own project's template wins over shared ones."""
-    template = EnvironmentTemplate.objects.named_for(project, reference["name"])
-    if template is None:
-        raise DocumentError(
-            [
-                (
-                    "spec.environmentTemplate.name",
-                    f"No environment template named “{reference['name']}” is available to "
-                    f"project {project.name}.",
-                )
-            ]
-        )
-    version = template.versions.filter(name=reference["version"]).first()
-    if version is None:
-        raise DocumentError(
-            [
-                (
-                    "spec.environmentTemplate.version",
-                    f"{template.name} has no version “{reference['version']}”.",
-                )
-            ]
-        )
-    return version
 
 
 def sharing_targets(
@@ -102,6 +84,324 @@ class _Unchanged(Exception):
     """Raised inside the apply transaction to roll back a write that changed nothing."""
 
 
+# Profiles: planned in batches, then written -------------------------------------------------
+
+BATCH_SIZE = 200
+
+
+@dataclass
+class ProfilePlan:
+    """What applying one profile document does, worked out before anything is written.
+
+    ``profile`` carries the document's fields (unsaved); ``parts`` the input, output and
+    sharing rows it will have. ``causes`` lists every problem by document path; a plan with
+    causes writes nothing.
+    """
+
+    project: Project
+    document: dict
+    profile: ServiceProfile
+    stored: ServiceProfile | None
+    parts: Parts
+    causes: list[tuple[str, str]] = field(default_factory=list)
+    before: dict | None = None
+    after: dict | None = None
+    unchanged: bool = False
+
+    @property
+    def creating(self) -> bool:
+        return self.stored is None
+
+    @property
+    def outcome(self) -> str:
+        if self.creating:
+            return "created"
+        return "unchanged" if self.unchanged else "configured"
+
+    def changed_fields(self) -> list[str]:
+        return [] if self.before is None else changed_fields(self.before, self.after)
+
+
+class _Readings:
+    """What one batch of documents needs from the database, read in a fixed number of queries:
+    the templates they name (with versions, variables, outputs and sharing), the profiles they
+    replace (locked, with what their documents hold) and the projects they share with."""
+
+    def __init__(self, items: list[tuple[Project, dict]]) -> None:
+        template_names = {d["spec"]["environmentTemplate"]["name"] for _, d in items}
+        self.templates: dict[str, list[EnvironmentTemplate]] = defaultdict(list)
+        for template in with_versions(EnvironmentTemplate.objects.filter(name__in=template_names)):
+            self.templates[template.name].append(template)
+        names = {d["metadata"]["name"] for _, d in items}
+        # Locked (the bare rows: PostgreSQL cannot lock the nullable side of an outer join)
+        # until the caller's transaction ends, so no one saves between this read and the write.
+        self.profiles = {
+            (p.project_id, p.name): p
+            for p in documents_queryset(
+                ServiceProfile.objects.filter(
+                    project__in={project.pk for project, _ in items}, name__in=names
+                ).select_for_update(of=("self",))
+            )
+        }
+        shared = {name for _, d in items for name in d["spec"]["sharing"]["projects"]}
+        self.projects = {p.name: p for p in Project.objects.filter(name__in=shared)}
+
+    def template_version(self, project: Project, reference: dict) -> TemplateVersion:
+        """The version a document names; its own project's template wins over shared ones."""
+        seen = [t for t in self.templates[reference["name"]] if t.is_available_to(project)]
+        if not seen:
+            raise DocumentError(
+                [
+                    (
+                        "spec.environmentTemplate.name",
+                        f"No environment template named “{reference['name']}” is available to "
+                        f"project {project.name}.",
+                    )
+                ]
+            )
+        template = min(seen, key=lambda t: t.seen_order(project))
+        version = next((v for v in template.versions.all() if v.name == reference["version"]), None)
+        if version is None:
+            raise DocumentError(
+                [
+                    (
+                        "spec.environmentTemplate.version",
+                        f"{template.name} has no version “{reference['version']}”.",
+                    )
+                ]
+            )
+        version.template = template  # read once, with its prefetched rows
+        return version
+
+
+def apply_profile_documents(
+    items: list[tuple[Project, dict]], *, actor
+) -> list[ProfilePlan | DocumentError]:
+    """Apply each (project, shape-checked document), in order, in batches of a few queries
+    each: every plan without causes that changes something is written. Returns a plan, or
+    why there is none, per document.
+
+    For a whole-or-nothing apply, run it in a transaction and roll back if any plan has causes
+    (its row locks keep each plan true until it is written). A profile named twice goes to a
+    later batch, planned after the first is written.
+    """
+    plans: list[ProfilePlan | DocumentError] = []
+    for batch in _batches(items):
+        for plan in _plan_batch(batch, actor=actor):
+            if isinstance(plan, ProfilePlan) and not plan.causes and not plan.unchanged:
+                write_profile_plan(plan, actor=actor)
+            plans.append(plan)
+    return plans
+
+
+def _batches(items: list[tuple[Project, dict]]) -> Iterator[list[tuple[Project, dict]]]:
+    """Up to BATCH_SIZE items at a time, none naming the same profile twice."""
+    batch: list[tuple[Project, dict]] = []
+    keys: set[tuple[int, str]] = set()
+    for project, document in items:
+        key = (project.pk, document["metadata"]["name"])
+        if key in keys or len(batch) == BATCH_SIZE:
+            yield batch
+            batch, keys = [], set()
+        batch.append((project, document))
+        keys.add(key)
+    if batch:
+        yield batch
+
+
+def _plan_batch(items: list[tuple[Project, dict]], *, actor) -> list[ProfilePlan | DocumentError]:
+    readings = _Readings(items)
+    plans: list[ProfilePlan | DocumentError] = []
+    for project, document in items:
+        try:
+            plans.append(_plan(project, document, readings, actor=actor))
+        except DocumentError as error:
+            plans.append(error)
+    return plans
+
+
+def _plan(project: Project, document: dict, readings: _Readings, *, actor) -> ProfilePlan:
+    metadata, spec = document["metadata"], document["spec"]
+    if metadata.get("project", project.name) != project.name:
+        raise DocumentError(
+            [("metadata.project", f"The document is for project {metadata['project']}.")]
+        )
+    version = readings.template_version(project, spec["environmentTemplate"])
+    stored = readings.profiles.get((project.pk, metadata["name"]))
+    creating = stored is None
+    if creating:
+        profile = ServiceProfile(project=project, created_by=actor)
+        # A document describes a whole profile: it is ready. An update keeps the status
+        # (a draft is finished in the Studio wizard).
+        profile.status = Status.READY
+        before, old_secrets = None, {}
+    else:
+        profile = copy.copy(stored)
+        before = profile_document(stored)
+        old_secrets = profile_secrets(stored)
+
+    profile.name = metadata["name"]
+    profile.display_name = metadata["displayName"]
+    profile.description = metadata["description"]
+    profile.labels = metadata["labels"]
+    profile.annotations = metadata["annotations"]
+    profile.template_version = version
+    profile.service_type = spec["serviceType"]
+    profile.icon_url = spec["iconURL"]
+    profile.readme = spec["readme"]
+    profile.extra_config = spec["extraConfig"]
+    profile.sharing = spec["sharing"]["type"]
+    profile.modified_by = actor
+
+    causes: list[tuple[str, str]] = []
+    # The related rows are the batch's own objects, and uniqueness is known from its reads;
+    # the check constraints repeat the fields' own validation, which runs here, and the
+    # database still enforces them all. A readme the profile already has was checked when it
+    # was saved (checking renders it).
+    exclude = ["project", "template_version", "created_by", "modified_by"]
+    if not creating and profile.readme == stored.readme:
+        exclude.append("readme")
+    try:
+        profile.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        causes += causes_from(error, PROFILE_PATHS)
+    names = spec["sharing"]["projects"]
+    causes += [
+        (f"spec.sharing.projects[{i}]", f"There is no project “{name}”.")
+        for i, name in enumerate(names)
+        if name not in readings.projects
+    ]
+    targets = [readings.projects[name] for name in names if name in readings.projects]
+    problems = rules.sharing_problems(owner=project, sharing=profile.sharing, projects=targets)
+    paths = {"sharing": "spec.sharing.type", "shared_with": "spec.sharing.projects"}
+    causes += [(paths[f], m) for f, messages in problems.items() for m in messages]
+
+    inputs, input_causes = _plan_inputs(version, spec["inputs"], old_secrets)
+    outputs, output_causes = _plan_outputs(version, spec["outputs"])
+    causes += input_causes + output_causes
+    plan = ProfilePlan(
+        project=project,
+        document=document,
+        profile=profile,
+        stored=stored,
+        parts=Parts(inputs, outputs, targets),
+        causes=causes,
+        before=before,
+    )
+    if not causes:
+        plan.after = profile_document(profile, parts=plan.parts)
+        plan.unchanged = (
+            before is not None
+            and content_of(before) == content_of(plan.after)
+            and old_secrets == profile_secrets(profile, plan.parts)
+        )
+    return plan
+
+
+def _row_causes(
+    row: InputSetting | OutputSetting, version: TemplateVersion, paths: dict, prefix: str
+) -> list[tuple[str, str]]:
+    """An input or output row's problems by document path: its fields, then what its
+    ``clean`` would ask of its profile's version (the row has no profile yet)."""
+    causes = []
+    try:
+        row.full_clean(exclude=["profile"], validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        causes += causes_from(error, paths, prefix)
+    try:
+        row.check_against(version)
+    except ValidationError as error:
+        causes += causes_from(error, paths, prefix)
+    return causes
+
+
+def _plan_inputs(
+    version: TemplateVersion, documents: list[dict], old_secrets: dict[str, str]
+) -> tuple[list[InputSetting], list[tuple[str, str]]]:
+    """The input rows: the template's settings, then what the document says of each.
+
+    A sensitive value the document does not carry keeps the one stored.
+    """
+    settings = {v.name: input_from(v) for v in version.variables.all()}
+    causes = []
+    seen = set()
+    for index, item in enumerate(documents):
+        prefix = f"spec.inputs[{index}]."
+        setting = settings.get(item["name"])
+        if setting is None:
+            causes.append((prefix + "name", f"“{item['name']}” is not a variable of {version}."))
+            continue
+        if item["name"] in seen:
+            causes.append((prefix + "name", f"“{item['name']}” is listed twice."))
+            continue
+        seen.add(item["name"])
+        for key, attribute in [
+            ("displayName", "display_name"),
+            ("description", "description"),
+            ("required", "required"),
+            ("sensitive", "sensitive"),
+        ]:
+            if key in item:
+                setattr(setting, attribute, item[key])
+        if "override" in item:
+            setting.override = item["override"]["type"]
+            setting.restricted_values = item["override"]["restrictedValues"]
+        if "value" in item:
+            setting.set_value(item["value"])
+        elif setting.sensitive and setting.name in old_secrets:
+            setting.set_value(old_secrets[setting.name])
+        else:
+            setting.set_value(setting.effective_value)
+        causes += _row_causes(setting, version, INPUT_PATHS, prefix)
+    for name, setting in settings.items():
+        if name not in seen and setting.sensitive and name in old_secrets:
+            setting.set_value(old_secrets[name])
+    return list(settings.values()), causes
+
+
+def _plan_outputs(
+    version: TemplateVersion, documents: list[dict]
+) -> tuple[list[OutputSetting], list[tuple[str, str]]]:
+    causes = []
+    outputs = []
+    seen = set()
+    for index, item in enumerate(documents):
+        prefix = f"spec.outputs[{index}]."
+        if item["name"] in seen:
+            causes.append((prefix + "name", f"“{item['name']}” is listed twice."))
+            continue
+        seen.add(item["name"])
+        output = OutputSetting(
+            name=item["name"],
+            display_name=item.get("displayName", ""),
+            description=item.get("description", ""),
+            sensitive=item.get("sensitive", False),
+            position=index,
+        )
+        problems = _row_causes(output, version, OUTPUT_PATHS, prefix)
+        causes += problems
+        if not problems:
+            outputs.append(output)
+    return outputs, causes
+
+
+def write_profile_plan(plan: ProfilePlan, *, actor) -> ServiceProfile:
+    """Write a plan without causes that changes something, and snapshot its revision."""
+    profile, parts = plan.profile, plan.parts
+    profile.save()
+    if plan.creating:
+        profile.shared_with.add(*parts.shared_with)
+    else:
+        profile.shared_with.set(parts.shared_with)
+        profile.inputs.all().delete()
+    for setting in parts.inputs:
+        setting.profile = profile
+    InputSetting.objects.bulk_create(parts.inputs)
+    write_outputs(profile=profile, outputs=parts.outputs)
+    commit_revision(profile=profile, actor=actor, parts=parts)
+    return profile
+
+
 def apply_profile_document(
     *,
     project: Project,
@@ -117,156 +417,18 @@ def apply_profile_document(
     ``unchanged``. Raises DocumentError (changing nothing) with every problem by document path,
     and StaleEdit when ``expected_revision`` is given and someone saved since.
     """
-    try:
-        with transaction.atomic():
-            return _apply_profile_document(
-                project=project,
-                document=document,
-                actor=actor,
-                expected_revision=expected_revision,
-            )
-    except _Unchanged:
-        profile = ServiceProfile.objects.get(project=project, name=document["metadata"]["name"])
-        return profile, "unchanged"
-
-
-def _apply_profile_document(
-    *, project: Project, document: dict, actor, expected_revision: int | None
-) -> tuple[ServiceProfile, str]:
-    metadata, spec = document["metadata"], document["spec"]
-    if metadata.get("project", project.name) != project.name:
-        raise DocumentError(
-            [("metadata.project", f"The document is for project {metadata['project']}.")]
-        )
-    version = _pick_template_version(project, spec["environmentTemplate"])
-    profile = (
-        ServiceProfile.objects.select_for_update()
-        .filter(project=project, name=metadata["name"])
-        .first()
-    )
-    creating = profile is None
-    if not creating and expected_revision is not None and profile.revision != expected_revision:
-        raise StaleEdit(profile)
-    if creating:
-        profile = ServiceProfile(project=project, created_by=actor)
-    before = None if creating else content_of(profile_document(profile))
-    old_secrets = {} if creating else profile_secrets(profile)
-
-    profile.name = metadata["name"]
-    profile.display_name = metadata["displayName"]
-    profile.description = metadata["description"]
-    profile.labels = metadata["labels"]
-    profile.annotations = metadata["annotations"]
-    profile.template_version = version
-    profile.service_type = spec["serviceType"]
-    profile.icon_url = spec["iconURL"]
-    profile.readme = spec["readme"]
-    profile.extra_config = spec["extraConfig"]
-    profile.sharing = spec["sharing"]["type"]
-    if creating:
-        # A document describes a whole profile: it is ready. An update keeps the status
-        # (a draft is finished in the Studio wizard).
-        profile.status = Status.READY
-    profile.modified_by = actor
-
-    _save_shareable(profile, spec["sharing"], PROFILE_PATHS, creating=creating)
-    causes: list[tuple[str, str]] = []
-    profile.inputs.all().delete()
-    reconcile_inputs(profile=profile)
-    causes += _apply_inputs(profile, spec["inputs"], old_secrets)
-    causes += _apply_outputs(profile, spec["outputs"])
-    if causes:
-        raise DocumentError(causes)
-
-    if (
-        before is not None
-        and before == content_of(profile_document(profile))
-        and (old_secrets == profile_secrets(profile))
-    ):
-        raise _Unchanged  # roll back: nothing changed, so modified_at and friends stay
-
-    commit_revision(profile=profile, actor=actor)
-    return profile, "created" if creating else "configured"
-
-
-def _apply_inputs(
-    profile: ServiceProfile, documents: list[dict], old_secrets: dict[str, str]
-) -> list[tuple[str, str]]:
-    settings = {s.name: s for s in profile.inputs.all()}
-    causes = []
-    seen = set()
-    for index, item in enumerate(documents):
-        prefix = f"spec.inputs[{index}]."
-        setting = settings.get(item["name"])
-        if setting is None:
-            causes.append(
-                (
-                    prefix + "name",
-                    f"“{item['name']}” is not a variable of {profile.template_version}.",
-                )
-            )
-            continue
-        if item["name"] in seen:
-            causes.append((prefix + "name", f"“{item['name']}” is listed twice."))
-            continue
-        seen.add(item["name"])
-        for key, field in [
-            ("displayName", "display_name"),
-            ("description", "description"),
-            ("required", "required"),
-            ("sensitive", "sensitive"),
-        ]:
-            if key in item:
-                setattr(setting, field, item[key])
-        if "override" in item:
-            setting.override = item["override"]["type"]
-            setting.restricted_values = item["override"]["restrictedValues"]
-        if "value" in item:
-            setting.set_value(item["value"])
-        elif setting.sensitive and setting.name in old_secrets:
-            setting.set_value(old_secrets[setting.name])
-        else:
-            setting.set_value(setting.effective_value)
-        try:
-            setting.full_clean()
-        except ValidationError as error:
-            causes += causes_from(error, INPUT_PATHS, prefix)
-            continue
-        setting.save()
-    for name, setting in settings.items():
-        if name not in seen and setting.sensitive and name in old_secrets:
-            setting.set_value(old_secrets[name])
-            setting.save()
-    return causes
-
-
-def _apply_outputs(profile: ServiceProfile, documents: list[dict]) -> list[tuple[str, str]]:
-    causes = []
-    outputs = []
-    seen = set()
-    for index, item in enumerate(documents):
-        prefix = f"spec.outputs[{index}]."
-        if item["name"] in seen:
-            causes.append((prefix + "name", f"“{item['name']}” is listed twice."))
-            continue
-        seen.add(item["name"])
-        output = OutputSetting(
-            profile=profile,
-            name=item["name"],
-            display_name=item.get("displayName", ""),
-            description=item.get("description", ""),
-            sensitive=item.get("sensitive", False),
-            position=index,
-        )
-        try:
-            output.full_clean(exclude=["profile"], validate_unique=False)
-        except ValidationError as error:
-            causes += causes_from(error, OUTPUT_PATHS, prefix)
-            continue
-        outputs.append(output)
-    if not causes:
-        write_outputs(profile=profile, outputs=outputs)
-    return causes
+    with transaction.atomic():
+        (plan,) = _plan_batch([(project, document)], actor=actor)
+        if isinstance(plan, DocumentError):
+            raise plan
+        stored = plan.stored
+        if stored and expected_revision is not None and stored.revision != expected_revision:
+            raise StaleEdit(stored)
+        if plan.causes:
+            raise DocumentError(plan.causes)
+        if plan.unchanged:
+            return stored, "unchanged"
+        return write_profile_plan(plan, actor=actor), plan.outcome
 
 
 def apply_template_document(*, project: Project, document: dict) -> tuple[EnvironmentTemplate, str]:

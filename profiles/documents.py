@@ -1,6 +1,8 @@
 """The profile document of SPEC §4: one shape for snapshots, the API, export and apply."""
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +39,17 @@ def input_document(setting, *, include_secrets: bool = False) -> dict[str, Any]:
     return document
 
 
-def sharing_document(obj, viewer=None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Parts:
+    """A profile's related rows as the caller holds them: what a document of changes not yet
+    saved (or just written) is made of, without reading them back."""
+
+    inputs: Sequence
+    outputs: Sequence
+    shared_with: Sequence[Project]
+
+
+def sharing_document(obj, viewer=None, shared_with=None) -> dict[str, Any]:
     """A profile's or template's ``sharing`` as ``viewer`` may know it (SPEC §2).
 
     Whom it is shared with is the owner's business: the whole list goes to the owning project's
@@ -47,7 +59,9 @@ def sharing_document(obj, viewer=None) -> dict[str, Any]:
     sharing: dict[str, Any] = {"type": obj.sharing}
     if obj.sharing != Sharing.SELECTED:
         return sharing
-    names = sorted(p.name for p in obj.shared_with.all())
+    if shared_with is None:
+        shared_with = obj.shared_with.all()
+    names = sorted(p.name for p in shared_with)
     if viewer is None or (viewer.pk == obj.project_id and access.is_admin(viewer)):
         sharing["projects"] = names
     elif viewer.name in names:
@@ -56,7 +70,11 @@ def sharing_document(obj, viewer=None) -> dict[str, Any]:
 
 
 def profile_document(
-    profile: ServiceProfile, *, include_secrets: bool = False, viewer=None
+    profile: ServiceProfile,
+    *,
+    include_secrets: bool = False,
+    viewer=None,
+    parts: Parts | None = None,
 ) -> dict[str, Any]:
     """The whole profile as a document; sensitive values only when ``include_secrets``.
 
@@ -64,8 +82,10 @@ def profile_document(
     its admins own the profile: see :func:`sharing_document`.
 
     Reads ``inputs``, ``outputs`` and ``shared_with`` through ``.all()``, so a list can
-    prefetch them.
+    prefetch them, unless ``parts`` gives them.
     """
+    if parts is None:
+        parts = Parts(profile.inputs.all(), profile.outputs.all(), profile.shared_with.all())
     version = profile.template_version
     return {
         "apiVersion": API_VERSION,
@@ -85,9 +105,7 @@ def profile_document(
             "iconURL": profile.icon_url,
             "readme": profile.readme,
             "extraConfig": dict(profile.extra_config),
-            "inputs": [
-                input_document(s, include_secrets=include_secrets) for s in profile.inputs.all()
-            ],
+            "inputs": [input_document(s, include_secrets=include_secrets) for s in parts.inputs],
             "outputs": [
                 {
                     "name": o.name,
@@ -95,9 +113,9 @@ def profile_document(
                     "description": o.description,
                     "sensitive": o.sensitive,
                 }
-                for o in profile.outputs.all()
+                for o in parts.outputs
             ],
-            "sharing": sharing_document(profile, viewer),
+            "sharing": sharing_document(profile, viewer, parts.shared_with),
         },
         "status": {
             "state": profile.status,
@@ -118,23 +136,25 @@ def documents_queryset(queryset: QuerySet[ServiceProfile]) -> QuerySet[ServicePr
 
 def templates_queryset(project: Project) -> QuerySet[EnvironmentTemplate]:
     """The templates ``project`` may build on, with what :func:`template_document` reads."""
-    return (
-        EnvironmentTemplate.objects.available_to(project)
-        .select_related("project")
-        .prefetch_related(
-            "shared_with",
-            Prefetch(
-                "versions",
-                queryset=TemplateVersion.objects.prefetch_related("variables", "outputs"),
-            ),
-        )
-        .order_by("name", "project__name")
+    return with_versions(EnvironmentTemplate.objects.available_to(project)).order_by(
+        "name", "project__name"
     )
 
 
-def profile_secrets(profile: ServiceProfile) -> dict[str, str]:
+def with_versions(templates: QuerySet[EnvironmentTemplate]) -> QuerySet[EnvironmentTemplate]:
+    """``templates`` with their project, sharing, and versions with variables and outputs."""
+    return templates.select_related("project").prefetch_related(
+        "shared_with",
+        Prefetch(
+            "versions", queryset=TemplateVersion.objects.prefetch_related("variables", "outputs")
+        ),
+    )
+
+
+def profile_secrets(profile: ServiceProfile, parts: Parts | None = None) -> dict[str, str]:
     """The sensitive input values, by variable name."""
-    return {s.name: s.secret for s in profile.inputs.all() if s.sensitive and s.secret}
+    inputs = profile.inputs.all() if parts is None else parts.inputs
+    return {s.name: s.secret for s in inputs if s.sensitive and s.secret}
 
 
 def content_of(document: dict[str, Any]) -> dict[str, Any]:

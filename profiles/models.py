@@ -108,6 +108,27 @@ class Shareable(models.Model):
     class Meta:
         abstract = True
 
+    def is_available_to(self, project: Project) -> bool:
+        """:meth:`ShareableQuerySet.available_q` for one loaded row, answered in Python.
+
+        Reads ``project`` and, when shared with selected projects, ``shared_with.all()``, so a
+        batch that prefetched them asks the database nothing.
+        """
+        if self.project_id == project.pk or self.project.is_system_catalog:
+            return True
+        if self.sharing == Sharing.ALL:
+            return True
+        return self.sharing == Sharing.SELECTED and any(
+            p.pk == project.pk for p in self.shared_with.all()
+        )
+
+    def seen_order(self, project: Project) -> tuple[int, str]:
+        """Where this row comes among same-named ones ``project`` may see, as
+        :meth:`ShareableQuerySet.first_as_seen_by` orders them."""
+        if self.project_id == project.pk:
+            return (0, "")
+        return (1 if self.project.is_system_catalog else 2, self.project.name)
+
 
 class SettingRules(models.Model):
     """What a variable (template) or an input (profile) says about its value.
@@ -326,9 +347,7 @@ class TemplateVersion(models.Model):
 
     def problems_in(self, project: Project) -> rules.Problems:
         """Why a profile of ``project`` may not be built on this version (empty if it may)."""
-        available = (
-            EnvironmentTemplate.objects.available_to(project).filter(pk=self.template_id).exists()
-        )
+        available = self.template.is_available_to(project)
         if available and self.is_active:
             return {}
         return rules.version_problems(
@@ -595,13 +614,17 @@ class InputSetting(SettingRules):
         return self.name
 
     def clean(self) -> None:
-        if not self.profile_id or not self.profile.template_version_id:
-            return
-        variable = self.profile.template_version.variables.filter(name=self.name).first()
+        if self.profile_id and self.profile.template_version_id:
+            self.check_against(self.profile.template_version)
+
+    def check_against(self, version: TemplateVersion) -> None:
+        """Raise ValidationError unless this row fits the variable ``version`` declares.
+
+        Reads ``version.variables.all()``, so a prefetched version asks nothing.
+        """
+        variable = next((v for v in version.variables.all() if v.name == self.name), None)
         if variable is None:
-            raise ValidationError(
-                {"name": (f"“{self.name}” is not a variable of {self.profile.template_version}.")}
-            )
+            raise ValidationError({"name": f"“{self.name}” is not a variable of {version}."})
         problems = rules.setting_problems(variable.value_type, self)
         problems |= rules.tightening_problems(variable, self)
         rules.raise_problems(problems)
@@ -633,13 +656,15 @@ class OutputSetting(models.Model):
         return self.name
 
     def clean(self) -> None:
-        if not self.profile_id or not self.profile.template_version_id:
-            return
-        declared = self.profile.template_version.outputs.filter(name=self.name).first()
+        if self.profile_id and self.profile.template_version_id:
+            self.check_against(self.profile.template_version)
+
+    def check_against(self, version: TemplateVersion) -> None:
+        """Raise ValidationError unless ``version`` declares this output and it is at least as
+        sensitive as declared. Reads ``version.outputs.all()``, so prefetching serves it."""
+        declared = next((o for o in version.outputs.all() if o.name == self.name), None)
         if declared is None:
-            raise ValidationError(
-                {"name": f"“{self.name}” is not an output of {self.profile.template_version}."}
-            )
+            raise ValidationError({"name": f"“{self.name}” is not an output of {version}."})
         if declared.sensitive and not self.sensitive:
             raise ValidationError(
                 {"sensitive": "The template marks this output sensitive; it stays sensitive."}

@@ -121,6 +121,7 @@ _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(
     [
         __name__,
+        "profiles.readme_warm",
         "pygments.formatters.html",
         "pygments.lexers.data",
         "pygments.lexers.python",

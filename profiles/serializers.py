@@ -20,8 +20,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from profiles import validators
 from profiles.choices import Override, ServiceType, Sharing, Status, ValueType, VersionState
-from profiles.validators import validate_readme
 from studio.api import API_VERSION
 from studio.validators import RESOURCE_NAME_MAX_LENGTH, RESOURCE_NAME_PATTERN
 
@@ -230,14 +230,23 @@ class SpecSerializer(StrictSerializer):
     environmentTemplate = TemplateRefSerializer()
     serviceType = serializers.ChoiceField(choices=ServiceType.values)
     iconURL = StrictCharField(allow_blank=True, required=False, default="")
-    # Checked (rendered) here, before a write opens its transaction; the model checks it again.
     readme = StrictCharField(
-        allow_blank=True, required=False, default="", validators=[validate_readme]
+        allow_blank=True, required=False, default="", validators=[validators.validate_readme_size]
     )
     extraConfig = TextMapField(required=False, default=dict)
     inputs = InputSerializer(many=True, required=False, default=list)
     outputs = OutputSerializer(many=True, required=False, default=list)
     sharing = SharingSerializer(required=False, default=lambda: {"type": "none", "projects": []})
+
+    def validate_readme(self, value: str) -> str:
+        """Rendered here, before a write opens its transaction; the model checks it again.
+
+        ``manage.py apply`` asks for no rendering (context ``render_readme`` False): it writes
+        in one transaction anyway, and the model leaves out a readme the profile already has.
+        """
+        if self.context.get("render_readme", True):
+            validators.validate_readme(value)
+        return value
 
 
 STATUS_HELP = (

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from profiles import rules
 from profiles.choices import Override, Status, Step
-from profiles.documents import changed_fields, profile_document, profile_secrets
+from profiles.documents import Parts, changed_fields, profile_document, profile_secrets
 from profiles.models import (
     InputSetting,
     OutputSetting,
@@ -69,20 +69,26 @@ def record_event(
 
 @transaction.atomic
 def commit_revision(
-    *, profile: ServiceProfile, actor, action: str | None = None, detail: dict | None = None
+    *,
+    profile: ServiceProfile,
+    actor,
+    action: str | None = None,
+    detail: dict | None = None,
+    parts: Parts | None = None,
 ) -> bool:
     """Snapshot the profile as it now stands, if it differs from its latest revision.
 
     The first snapshot is revision 1 (event ``created`` unless ``action`` says otherwise); each
     later one bumps ``revision`` and records ``updated`` with the fields that changed. Returns
     whether a revision was written; saving what is already the latest revision writes nothing.
+    ``parts``, the related rows just written, spares reading them back.
     """
     latest = profile.revisions.order_by("-number").first()
-    secrets = profile_secrets(profile)
+    secrets = profile_secrets(profile, parts)
     if latest is None:
         number, changed = 1, []
     else:
-        changed = changed_fields(latest.document, profile_document(profile))
+        changed = changed_fields(latest.document, profile_document(profile, parts=parts))
         if secrets != (json.loads(latest.secrets) if latest.secrets else {}):
             changed.append("spec.inputs (sensitive values)")
         if not changed:
@@ -98,7 +104,7 @@ def commit_revision(
     ProfileRevision.objects.create(
         profile=profile,
         number=number,
-        document=profile_document(profile),
+        document=profile_document(profile, parts=parts),
         secrets=json.dumps(secrets) if secrets else "",
         author=actor,
     )
@@ -111,6 +117,22 @@ def commit_revision(
         detail=({"changed": changed} if changed else {}) | (detail or {}),
     )
     return True
+
+
+def input_from(variable) -> InputSetting:
+    """A new input row (of no profile yet) with the template variable's own settings."""
+    setting = InputSetting(
+        name=variable.name,
+        display_name=humanize(variable.name),
+        description=variable.description,
+        required=variable.required,
+        sensitive=variable.sensitive,
+        override=variable.override,
+        restricted_values=list(variable.restricted_values),
+        position=variable.position,
+    )
+    setting.set_value(variable.effective_value)
+    return setting
 
 
 def reconcile_inputs(*, profile: ServiceProfile) -> tuple[list[str], list[str]]:
@@ -130,18 +152,8 @@ def reconcile_inputs(*, profile: ServiceProfile) -> tuple[list[str], list[str]]:
             if tighten_to(existing[variable.name], variable):
                 existing[variable.name].save()
             continue
-        setting = InputSetting(
-            profile=profile,
-            name=variable.name,
-            display_name=humanize(variable.name),
-            description=variable.description,
-            required=variable.required,
-            sensitive=variable.sensitive,
-            override=variable.override,
-            restricted_values=list(variable.restricted_values),
-            position=variable.position,
-        )
-        setting.set_value(variable.effective_value)
+        setting = input_from(variable)
+        setting.profile = profile
         setting.save()
         added.append(variable.name)
     return added, removed

@@ -267,6 +267,12 @@ def validate_repository_url(value: str) -> None:
 
 def validate_readme(value: str) -> None:
     """At most 256 KiB, and a readme that renders: not nested too deeply, not too slow."""
+    validate_readme_size(value)
+    render_readme(value)  # remembered, so saving it does not render it again
+
+
+def validate_readme_size(value: str) -> None:
+    """At most 256 KiB: what :func:`validate_readme` checks before rendering."""
     size = utf8_size(value)
     if size > README_MAX_BYTES:
         raise ValidationError(
@@ -274,7 +280,6 @@ def validate_readme(value: str) -> None:
             code="too_large",
             params={"size": f"{size:,}"},
         )
-    render_readme(value)  # remembered, so saving it does not render it again
 
 
 # Values by valueType -------------------------------------------------------------------------

@@ -59,33 +59,36 @@ def _plain(data: Any) -> Any:
     return data
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that refuses aliases (no billion laughs) and keys given twice."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when built
+    """Safe YAML that refuses aliases (no billion laughs) and keys given twice.
 
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not accepted", event.start_mark
+    An alias is a node met a second time: the parser shares the anchored node, and nothing is
+    built from it twice, so refusing the second visit refuses every alias before it expands.
+    """
+
+    def construct_object(self, node, deep=False):
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise yaml.constructor.ConstructorError(
+                None, None, "aliases (*name) are not accepted", node.start_mark
             )
-        return super().compose_node(parent, index)
+        return super().construct_object(node, deep)
 
     def construct_mapping(self, node, deep=False):
-        seen = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                hash(key)
-            except TypeError:
+            if not isinstance(key_node, yaml.ScalarNode):
                 raise yaml.constructor.ConstructorError(
                     None, None, "a key must be text or a number", key_node.start_mark
-                ) from None
+                )
+        mapping = super().construct_mapping(node, deep)
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.constructed_objects[key_node]
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"the key {key!r} is given twice", key_node.start_mark
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep)
+        return mapping
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)

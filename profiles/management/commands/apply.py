@@ -13,10 +13,10 @@ import yaml
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from rest_framework.exceptions import ValidationError
 
 from profiles import applying
-from profiles.documents import DocumentError, changed_fields, profile_document
-from profiles.models import ServiceProfile
+from profiles.documents import DocumentError
 from profiles.serializers import ProfileDocumentSerializer, TemplateDocumentSerializer
 from studio.api import flatten
 from studio.formats import load_yaml_documents
@@ -87,40 +87,63 @@ class Command(BaseCommand):
             if actor is None:
                 raise CommandError(f"There is no user “{options['user']}”.")
         documents = read_sources(filename)
-        parsed, errors = [], []
+        parsed, valid, errors = [], [], []
+        # One serializer per kind checks every document of it (its fields are built once).
+        # Readmes render when applied, and only those that change.
+        serializers = {
+            kind: serializer(context={"render_readme": False})
+            for kind, serializer in SERIALIZERS.items()
+        }
         for source, index, data in documents:
             where = f"{source}[{index}]"
             kind = data.get("kind") if isinstance(data, dict) else None
             if kind not in SERIALIZERS:
                 errors.append(f"{where}: kind: must be ServiceProfile or EnvironmentTemplate.")
                 continue
-            serializer = SERIALIZERS[kind](data=data)
-            if not serializer.is_valid():
-                errors += [f"{where}: {p}: {m}" for p, m in flatten(serializer.errors)]
+            try:
+                document = serializers[kind].run_validation(data)
+            except ValidationError as error:
+                errors += [f"{where}: {p}: {m}" for p, m in flatten(error.detail)]
                 continue
-            document = serializer.validated_data
+            valid.append((where, kind, document))
+        names = {d["metadata"].get("project") or options["project"] for _, _, d in valid}
+        projects = {p.name: p for p in Project.objects.filter(name__in=names - {None})}
+        for where, kind, document in valid:
             project_name = document["metadata"].get("project") or options["project"]
-            project = Project.objects.filter(name=project_name).first() if project_name else None
-            if project is None:
+            if project_name not in projects:
                 errors.append(
                     f"{where}: metadata.project: "
                     + (f"there is no project “{project_name}”." if project_name else "required.")
                 )
                 continue
-            parsed.append((where, kind, project, document))
+            parsed.append((where, kind, projects[project_name], document))
         if errors:
             raise CommandError("Nothing was applied:\n" + "\n".join(errors))
 
         # Templates first: profiles in the same files may build on them.
-        parsed.sort(key=lambda item: item[1] != "EnvironmentTemplate")
+        templates = [item for item in parsed if item[1] == "EnvironmentTemplate"]
+        profiles = [item for item in parsed if item[1] == "ServiceProfile"]
         lines = []
         try:
             with transaction.atomic():
-                for where, kind, project, document in parsed:
+                for where, _, project, document in templates:
                     try:
-                        lines.append(self.apply_one(kind, project, document, actor, dry_run))
+                        _, outcome = applying.apply_template_document(
+                            project=project, document=document
+                        )
                     except DocumentError as error:
                         errors += [f"{where}: {path}: {message}" for path, message in error.causes]
+                        continue
+                    name = document["metadata"]["name"]
+                    lines.append(f"environmenttemplate/{project.name}/{name} {outcome}")
+                plans = applying.apply_profile_documents(
+                    [(project, document) for _, _, project, document in profiles], actor=actor
+                )
+                for (where, *_), plan in zip(profiles, plans, strict=True):
+                    if plan.causes:  # a plan's, or the DocumentError's of one that has none
+                        errors += [f"{where}: {path}: {message}" for path, message in plan.causes]
+                    else:
+                        lines.append(self.profile_line(plan, dry_run))
                 if errors or dry_run:
                     raise _RollBack
         except _RollBack:
@@ -132,17 +155,8 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write("(dry run: nothing was changed)")
 
-    def apply_one(self, kind, project, document, actor, dry_run: bool) -> str:
-        name = document["metadata"]["name"]
-        if kind == "EnvironmentTemplate":
-            _, outcome = applying.apply_template_document(project=project, document=document)
-            return f"environmenttemplate/{project.name}/{name} {outcome}"
-        current = ServiceProfile.objects.filter(project=project, name=name).first()
-        before = profile_document(current) if current else None
-        profile, outcome = applying.apply_profile_document(
-            project=project, document=document, actor=actor
-        )
-        line = f"serviceprofile/{project.name}/{name} {outcome}"
-        if dry_run and before is not None and outcome == "configured":
-            line += " (" + ", ".join(changed_fields(before, profile_document(profile))) + ")"
+    def profile_line(self, plan: applying.ProfilePlan, dry_run: bool) -> str:
+        line = f"serviceprofile/{plan.project.name}/{plan.profile.name} {plan.outcome}"
+        if dry_run and plan.outcome == "configured":
+            line += " (" + ", ".join(plan.changed_fields()) + ")"
         return line
