@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models import signals
 
 
 class CatalogConfig(AppConfig):
@@ -7,3 +8,22 @@ class CatalogConfig(AppConfig):
     name = "catalog"
     verbose_name = "Catalog"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from profiles.models import EnvironmentTemplate, ServiceProfile, TemplateVersion
+        from studio import freshness
+        from studio.models import Project
+
+        # The catalog's cached results show profiles, their templates and owning projects:
+        # any write to those (signals see every save, delete and sharing change) renews them.
+        for model in (ServiceProfile, EnvironmentTemplate, TemplateVersion, Project):
+            for signal in (signals.post_save, signals.post_delete):
+                signal.connect(
+                    freshness.changed, sender=model, dispatch_uid=f"fresh-{model}-{signal}"
+                )
+        for model in (ServiceProfile, EnvironmentTemplate):
+            signals.m2m_changed.connect(
+                freshness.changed,
+                sender=model.shared_with.through,
+                dispatch_uid=f"fresh-{model}-m2m",
+            )

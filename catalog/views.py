@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
@@ -16,7 +17,7 @@ from catalog.filters import TYPES, CatalogFilter
 from compute.models import ComputeInstance, Service
 from profiles.choices import Override
 from profiles.models import EnvironmentTemplate, InputSetting, ServiceProfile, TemplateVersion
-from studio import access
+from studio import access, freshness
 from studio.htmx import page_or_fragment
 from studio.http import ProjectRequest
 from studio.models import Project
@@ -126,7 +127,38 @@ def project_home(request: ProjectRequest, project: Project) -> HttpResponse:
 @require_GET
 @access.member_required
 def catalog(request: ProjectRequest, project: Project) -> HttpResponse:
-    profiles = (
+    """The ready profiles available to the project: searched, by service type, a page at a time.
+
+    The results (tabs with their counts, cards, pages) are rendered once per project, search
+    and page, and kept until anything they show changes (:mod:`studio.freshness`): the
+    queries below run only when the template finds no kept copy.
+    """
+    q = request.GET.get("q", "").strip()
+    selected = request.GET.get("type", "") if request.GET.get("type") in TYPES.values else ""
+    number = request.GET.get("page", "")
+    filters = SimpleLazyObject(lambda: CatalogFilter(request.GET, queryset=_catalog_rows(project)))
+
+    def tabs() -> list[dict]:
+        counts = filters.tab_counts()
+        return [
+            {"value": "", "label": "All", "count": counts["all"]},
+            *({"value": v, "label": label, "count": counts[v]} for v, label in TYPES.choices),
+        ]
+
+    context = {
+        "page": SimpleLazyObject(lambda: Paginator(filters.qs, PAGE_SIZE).get_page(number)),
+        "tabs": SimpleLazyObject(tabs),
+        "selected_type": selected,
+        "q": q,
+        "search_query": {"q": q} if q else {},
+        "results_key": f"{freshness.token()}:{project.pk}:{selected}:{number}:{q}",
+    }
+    return page_or_fragment(request, "catalog/catalog.html", context)
+
+
+def _catalog_rows(project: Project):
+    """What a catalog card shows of each profile available to ``project``, in catalog order."""
+    return (
         ServiceProfile.objects.in_catalog_of(project)
         .select_related("project")
         .only(
@@ -140,23 +172,6 @@ def catalog(request: ProjectRequest, project: Project) -> HttpResponse:
         )
         .order_by("display_name", "name", "project__name")
     )
-    filters = CatalogFilter(request.GET, queryset=profiles)
-    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    counts = filters.tab_counts()
-    q = request.GET.get("q", "").strip()
-    tabs = [
-        {"value": "", "label": "All", "count": counts["all"]},
-        *({"value": v, "label": label, "count": counts[v]} for v, label in TYPES.choices),
-    ]
-    selected = request.GET.get("type", "") if request.GET.get("type") in TYPES.values else ""
-    context = {
-        "page": page,
-        "tabs": tabs,
-        "selected_type": selected,
-        "q": q,
-        "search_query": {"q": q} if q else {},
-    }
-    return page_or_fragment(request, "catalog/catalog.html", context)
 
 
 @require_GET

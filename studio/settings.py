@@ -321,12 +321,19 @@ SPECTACULAR_SETTINGS = {
 }
 
 # One cache shared by every worker process (a table in the database, made by
-# `manage.py createcachetable`); it holds the counts of bad API keys.
+# `manage.py createcachetable`); it holds the counts of bad API keys and the token that cached
+# page parts are keyed by (studio.freshness). The page parts themselves live in each process.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": env_str("CACHE_TABLE", "studio_cache"),
-    }
+    },
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "pages",
+        "TIMEOUT": env_int("PAGE_CACHE_SECONDS", 600),
+        "OPTIONS": {"MAX_ENTRIES": env_int("PAGE_CACHE_ENTRIES", 2000)},
+    },
 }
 
 # Where callers come from: the number of proxies in front that each append to X-Forwarded-For

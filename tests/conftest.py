@@ -39,6 +39,24 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _page_cache(request, settings):
+    """Cached page parts are renewed when a write commits (studio.freshness). A test whose
+    database work is committed (``transactional_db``, ``live_server``) runs with the real page
+    cache, emptied first; one inside a rolled-back transaction, where nothing commits, keeps no
+    page parts."""
+    from studio import freshness
+
+    marker = request.node.get_closest_marker("django_db")
+    commits = marker is not None and marker.kwargs.get("transaction", False)
+    if commits or {"transactional_db", "live_server"} & set(request.fixturenames):
+        freshness.forget()
+    else:
+        settings.CACHES = settings.CACHES | {
+            freshness.PAGES: {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+        }
+
+
+@pytest.fixture(autouse=True)
 def _example_repositories(monkeypatch, settings, tmp_path_factory):
     """Test data names repositories on git.example.com, which does not exist: activating a
     version of one pins a made-up commit instead of asking git. ``file://`` repositories (as
