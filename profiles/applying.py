@@ -43,6 +43,7 @@ from profiles.models import (
 )
 from profiles.repositories import RepositoryProblem
 from profiles.services import StaleEdit, commit_revision, input_from, write_outputs
+from profiles.validators import validate_readme
 from studio.models import Project
 
 
@@ -257,7 +258,7 @@ def _plan(project: Project, document: dict, readings: _Readings, *, actor) -> Pr
     # The related rows are the batch's own objects, and uniqueness is known from its reads;
     # the check constraints repeat the fields' own validation, which runs here, and the
     # database still enforces them all. A readme the profile already has was checked when it
-    # was saved (checking renders it).
+    # was saved (checking renders it) and is checked again only if something else changes.
     exclude = ["project", "template_version", "created_by", "modified_by"]
     if not creating and profile.readme == stored.readme:
         exclude.append("readme")
@@ -295,6 +296,12 @@ def _plan(project: Project, document: dict, readings: _Readings, *, actor) -> Pr
             and content_of(before) == content_of(plan.after)
             and old_secrets == profile_secrets(profile, plan.parts)
         )
+        if not plan.unchanged and "readme" in exclude:
+            # A change is saved as a revision, which renders the readme: it must still render.
+            try:
+                validate_readme(profile.readme)
+            except ValidationError as error:
+                plan.causes = causes_from(ValidationError({"readme": error}), PROFILE_PATHS)
     return plan
 
 
