@@ -53,10 +53,13 @@ test: lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Catalog render time with many profiles, in a throwaway database (set DATABASE_URL for
-# PostgreSQL); see benchmarks/catalog.py.
+# Load benchmark, side by side: fills a throwaway PostgreSQL database (DATABASE_URL, default
+# postgres://studio@127.0.0.1:5432/studio_bench; its name must end in _bench) with PROFILES
+# service profiles (default 10,000), serves it with gunicorn and production settings, measures
+# each page with wrk against a bare view and the admin changelist, and times `manage.py apply`
+# of 1,000 documents; see benchmarks/load.py.
 bench: install
-	$(BIN)/python benchmarks/catalog.py --profiles $(or $(PROFILES),10000)
+	$(BIN)/python benchmarks/load.py --profiles $(or $(PROFILES),10000)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles

@@ -1,0 +1,1 @@
+"""The load benchmark of ``make bench``: see ``benchmarks/load.py``."""
