@@ -11,7 +11,7 @@ from profiles.models import ServiceProfile
 from studio.models import Membership
 from tests.factories import make_profile, make_template
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
