@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 from django.test import Client
 from django.utils import timezone
 
-from catalog.management.commands.seed_demo import PROFILES, TEMPLATES
+from catalog.management.commands.seed_demo import PROFILES, TEMPLATES, system_profiles
 from compute.inputs import resolve_inputs
 from compute.models import (
     ComputeInstance,
@@ -154,28 +154,6 @@ def _templates() -> dict[tuple[str, str], TemplateVersion]:
                 sharing=Sharing.ALL,
             )
     return versions
-
-
-def _system_profiles(versions: dict, root) -> dict[str, ServiceProfile]:
-    """seed_demo's system profiles, through ``create_profile``."""
-    made = {}
-    for name, spec in PROFILES.items():
-        made[name] = services.create_profile(
-            project=system_catalog(),
-            actor=root,
-            name=name,
-            display_name=spec["display_name"],
-            description=spec["description"],
-            template_version=versions[spec["template"]],
-            service_type=spec["service_type"],
-            readme=spec["readme"],
-            labels={"paas.envmgmt.io/catalog": "system"},
-            sharing=Sharing.ALL,
-            status=Status.READY,
-            inputs=spec["inputs"],
-            outputs=spec["outputs"],
-        )
-    return made
 
 
 def _complete_profile(versions: dict, viewer: Project, admin, others: list[Project]):
@@ -518,7 +496,7 @@ def populate(*, profiles: int, projects: int, viewer_share: float) -> None:
     viewer = teams[0]
     member, admin, root, authors = _users(viewer, teams)
     versions = _templates()
-    system = _system_profiles(versions, root)
+    system = system_profiles(system=system_catalog(), actor=root, versions=versions)
     complete = _complete_profile(versions, viewer, admin, teams[1:4])
     protos = {p.name: p for p in system.values()}
 

@@ -48,11 +48,20 @@ from studio.models import Project
 
 
 def sharing_targets(
-    *, owner: Project, sharing: dict, prefix: str = "spec.sharing."
+    *,
+    owner: Project,
+    sharing: dict,
+    prefix: str = "spec.sharing.",
+    known: dict[str, Project] | None = None,
 ) -> tuple[list[Project], list[tuple[str, str]]]:
-    """The projects a document's ``sharing`` names, and what is wrong with it, by path."""
+    """The projects a document's ``sharing`` names, and what is wrong with it, by path.
+
+    ``known``, projects by name read beforehand (a batch's), spares reading them here.
+    """
     names = sharing["projects"]
-    targets = {p.name: p for p in Project.objects.filter(name__in=names)}
+    if known is None:
+        known = {p.name: p for p in Project.objects.filter(name__in=names)}
+    targets = {name: known[name] for name in names if name in known}
     causes = [
         (f"{prefix}projects[{i}]", f"There is no project “{name}”.")
         for i, name in enumerate(names)
@@ -100,7 +109,6 @@ class ProfilePlan:
     """
 
     project: Project
-    document: dict
     profile: ServiceProfile
     stored: ServiceProfile | None
     parts: Parts
@@ -266,23 +274,16 @@ def _plan(project: Project, document: dict, readings: _Readings, *, actor) -> Pr
         profile.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
     except ValidationError as error:
         causes += causes_from(error, PROFILE_PATHS)
-    names = spec["sharing"]["projects"]
-    causes += [
-        (f"spec.sharing.projects[{i}]", f"There is no project “{name}”.")
-        for i, name in enumerate(names)
-        if name not in readings.projects
-    ]
-    targets = [readings.projects[name] for name in names if name in readings.projects]
-    problems = rules.sharing_problems(owner=project, sharing=profile.sharing, projects=targets)
-    paths = {"sharing": "spec.sharing.type", "shared_with": "spec.sharing.projects"}
-    causes += [(paths[f], m) for f, messages in problems.items() for m in messages]
+    targets, sharing_causes = sharing_targets(
+        owner=project, sharing=spec["sharing"], known=readings.projects
+    )
+    causes += sharing_causes
 
     inputs, input_causes = _plan_inputs(version, spec["inputs"], old_secrets)
     outputs, output_causes = _plan_outputs(version, spec["outputs"])
     causes += input_causes + output_causes
     plan = ProfilePlan(
         project=project,
-        document=document,
         profile=profile,
         stored=stored,
         parts=Parts(inputs, outputs, targets),

@@ -334,6 +334,33 @@ Biomolecular foundation models (ESM-2, Geneformer) with the BioNeMo framework.
 }
 
 
+def system_profiles(
+    *, system: Project, actor, versions: dict[tuple[str, str], TemplateVersion]
+) -> dict[str, ServiceProfile]:
+    """The PROFILES the system catalog lacks, made through ``create_profile`` on ``versions``
+    (by template and version name); returns those it made, by name."""
+    made = {}
+    for name, spec in PROFILES.items():
+        if ServiceProfile.objects.filter(project=system, name=name).exists():
+            continue
+        made[name] = services.create_profile(
+            project=system,
+            actor=actor,
+            name=name,
+            display_name=spec["display_name"],
+            description=spec["description"],
+            template_version=versions[spec["template"]],
+            service_type=spec["service_type"],
+            readme=spec["readme"],
+            labels={"paas.envmgmt.io/catalog": "system"},
+            sharing="all",
+            status=ServiceProfile.Status.READY,
+            inputs=spec["inputs"],
+            outputs=spec["outputs"],
+        )
+    return made
+
+
 class Command(BaseCommand):
     help = "Create the demo projects, users, templates and system profiles (idempotent)."
 
@@ -384,25 +411,8 @@ class Command(BaseCommand):
                     template, version_name, variables, outputs
                 )
 
-        for name, spec in PROFILES.items():
-            if ServiceProfile.objects.filter(project=system, name=name).exists():
-                continue
-            services.create_profile(
-                project=system,
-                actor=admin_user,
-                name=name,
-                display_name=spec["display_name"],
-                description=spec["description"],
-                template_version=versions[spec["template"]],
-                service_type=spec["service_type"],
-                readme=spec["readme"],
-                labels={"paas.envmgmt.io/catalog": "system"},
-                sharing="all",
-                status=ServiceProfile.Status.READY,
-                inputs=spec["inputs"],
-                outputs=spec["outputs"],
-            )
-            created.append(f"system profile {name}")
+        made_profiles = system_profiles(system=system, actor=admin_user, versions=versions)
+        created += [f"system profile {name}" for name in made_profiles]
 
         _, made = ComputeInstance.objects.get_or_create(
             project=projects["research"],
