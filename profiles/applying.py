@@ -218,15 +218,18 @@ def _batches(items: list[tuple[Project, dict]]) -> Iterator[list[tuple[Project, 
         yield batch
 
 
-def _plan_batch(items: list[tuple[Project, dict]], *, actor) -> list[ProfilePlan | DocumentError]:
+def _plan_batch(
+    items: list[tuple[Project, dict]], *, actor
+) -> Iterator[ProfilePlan | DocumentError]:
+    """Each item's plan from one reading of the batch, one at a time: a caller that writes a
+    plan before taking the next finds its readme still rendered (profiles.readme remembers
+    the last few)."""
     readings = _Readings(items)
-    plans: list[ProfilePlan | DocumentError] = []
     for project, document in items:
         try:
-            plans.append(_plan(project, document, readings, actor=actor))
+            yield _plan(project, document, readings, actor=actor)
         except DocumentError as error:
-            plans.append(error)
-    return plans
+            yield error
 
 
 def _plan(project: Project, document: dict, readings: _Readings, *, actor) -> ProfilePlan:

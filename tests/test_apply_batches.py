@@ -18,7 +18,7 @@ from django.core.management import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from profiles import applying
+from profiles import applying, readme
 from profiles.models import (
     EnvironmentTemplate,
     ProfileEvent,
@@ -132,6 +132,19 @@ def test_each_created_document_adds_the_same_few_queries(platform_ready, tmp_pat
     assert counts[2] - counts[1] == per_ten
     assert per_ten % 10 == 0
     assert per_ten // 10 <= MAX_QUERIES_PER_CREATED
+
+
+def test_each_created_documents_readme_is_rendered_once(platform_ready, tmp_path):
+    """Checked when planned and rendered again for its revision: the second is remembered,
+    as long as each plan is written before the next is made (a batch holds 200)."""
+    sent = documents(30, "readme")
+    for index, document in enumerate(sent):
+        document["spec"]["readme"] = f"# Readme {index}\n\nIts *own* text.\n"
+    readme._rendered.cache_clear()
+    apply(write(tmp_path / "readmes.yaml", sent))
+    assert readme._rendered.cache_info().misses == 30
+    stored = ServiceProfile.objects.get(name="readme-7")
+    assert "Readme 7" in stored.readme_html
 
 
 def test_created_documents_are_planned_from_reads_made_once_per_batch(platform_ready, tmp_path):
