@@ -36,7 +36,7 @@ from compute.models import (
     ServiceEvent,
     ServiceState,
 )
-from profiles import services
+from profiles import services, visibility
 from profiles.choices import Sharing, Status, Step
 from profiles.documents import profile_document, profile_secrets
 from profiles.exporting import export_documents
@@ -513,6 +513,7 @@ def populate(*, profiles: int, projects: int, viewer_share: float) -> None:
         for p in targets
     ]
     through.objects.bulk_create(shares, batch_size=BATCH)
+    visibility.refresh(profile.pk for profile in created)
     _copy_settings(created, list(system.values()))
     _first_revisions(plan, created, list(system.values()))
     _services(viewer, member, root, complete)

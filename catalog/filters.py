@@ -1,7 +1,7 @@
 """The catalog's filter set: search and service type, shared by the page and the API."""
 
 import django_filters
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from profiles.models import ServiceProfile
 from studio.filters import MAX_WORDS, SearchFilterSet
@@ -58,10 +58,3 @@ class CatalogFilter(SearchFilterSet):
             return self.queryset
         self.form.is_valid()  # a bad type must not drop the search from the counts
         return self.search(self.queryset, "q", self.form.cleaned_data.get("q") or "")
-
-    def tab_counts(self) -> dict[str, int]:
-        """One query: how many results each service-type tab holds, and all of them."""
-        return self.searched().aggregate(
-            all=Count("pk"),
-            **{value: Count("pk", filter=Q(service_type=value)) for value in TYPES.values},
-        )

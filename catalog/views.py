@@ -3,20 +3,27 @@ each one's page. Every view is for anyone in the project (``access.member_requir
 
 from dataclasses import dataclass
 
-from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.core.paginator import Page
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import SimpleLazyObject, cached_property
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from catalog.filters import TYPES, CatalogFilter
 from compute.models import ComputeInstance, Service
+from profiles import visibility
 from profiles.choices import Override
-from profiles.models import EnvironmentTemplate, InputSetting, ServiceProfile, TemplateVersion
+from profiles.models import (
+    EnvironmentTemplate,
+    InputSetting,
+    ServiceProfile,
+    TemplateVersion,
+    Visibility,
+)
 from studio import access, freshness
 from studio.htmx import page_or_fragment
 from studio.http import ProjectRequest
@@ -136,18 +143,10 @@ def catalog(request: ProjectRequest, project: Project) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     selected = request.GET.get("type", "") if request.GET.get("type") in TYPES.values else ""
     number = request.GET.get("page", "")
-    filters = SimpleLazyObject(lambda: CatalogFilter(request.GET, queryset=_catalog_rows(project)))
-
-    def tabs() -> list[dict]:
-        counts = filters.tab_counts()
-        return [
-            {"value": "", "label": "All", "count": counts["all"]},
-            *({"value": v, "label": label, "count": counts[v]} for v, label in TYPES.choices),
-        ]
-
+    results = SimpleLazyObject(lambda: CatalogResults(project, request.GET))
     context = {
-        "page": SimpleLazyObject(lambda: Paginator(filters.qs, PAGE_SIZE).get_page(number)),
-        "tabs": SimpleLazyObject(tabs),
+        "page": SimpleLazyObject(lambda: results.page(number)),
+        "tabs": SimpleLazyObject(lambda: results.tabs()),
         "selected_type": selected,
         "q": q,
         "search_query": {"q": q} if q else {},
@@ -156,21 +155,60 @@ def catalog(request: ProjectRequest, project: Project) -> HttpResponse:
     return page_or_fragment(request, "catalog/catalog.html", context)
 
 
-def _catalog_rows(project: Project):
-    """What a catalog card shows of each profile available to ``project``, in catalog order."""
-    return (
-        ServiceProfile.objects.in_catalog_of(project)
-        .select_related("project")
-        .only(
-            "name",
-            "display_name",
-            "description",
-            "service_type",
-            "icon_url",
-            "project__name",
-            "project__display_name",
+class CatalogResults:
+    """A project's catalog as searched, read from its visibility rows.
+
+    Counting and paging use :class:`~profiles.models.Visibility` alone, two ranges of one
+    index, so they cost what the project sees, whatever the number of profiles; only the
+    page's own profiles are read, and a search reads the profiles it looks into.
+    """
+
+    def __init__(self, project: Project, data) -> None:
+        filters = CatalogFilter(data, queryset=ServiceProfile.objects.all())
+        filters.form.is_valid()  # a bad type must not drop the search
+        cleaned = filters.form.cleaned_data
+        self.searched = Visibility.objects.seen_by(project, ready=True)
+        if cleaned.get("q"):
+            self.searched = self.searched.filter(profile__in=filters.searched())
+        self.selected = cleaned.get("type") or ""
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        """How many results each service-type tab holds, and all of them: one query."""
+        return self.searched.aggregate(
+            all=Count("pk"),
+            **{value: Count("pk", filter=Q(service_type=value)) for value in TYPES.values},
         )
-        .order_by("display_name", "name", "project__name")
+
+    def tabs(self) -> list[dict]:
+        counts = self.counts
+        return [
+            {"value": "", "label": "All", "count": counts["all"]},
+            *({"value": v, "label": label, "count": counts[v]} for v, label in TYPES.choices),
+        ]
+
+    def page(self, number: str) -> Page:
+        """One page of results in catalog order, as the profiles a card shows."""
+        rows = self.searched.filter(service_type=self.selected) if self.selected else self.searched
+        return visibility.page_of(
+            rows.order_by("display_name", "name", "owner_name"),
+            _catalog_rows(),
+            number,
+            per_page=PAGE_SIZE,
+            count=self.counts[self.selected or "all"],  # the tabs counted them
+        )
+
+
+def _catalog_rows():
+    """What a catalog card shows of a profile."""
+    return ServiceProfile.objects.select_related("project").only(
+        "name",
+        "display_name",
+        "description",
+        "service_type",
+        "icon_url",
+        "project__name",
+        "project__display_name",
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from profiles import rules
+from profiles import rules, visibility
 from profiles.choices import Override, Status
 from profiles.documents import (
     INPUT_PATHS,
@@ -196,10 +196,11 @@ def apply_profile_documents(
     """
     plans: list[ProfilePlan | DocumentError] = []
     for batch in _batches(items):
-        for plan in _plan_batch(batch, actor=actor):
-            if isinstance(plan, ProfilePlan) and not plan.causes and not plan.unchanged:
-                write_profile_plan(plan, actor=actor)
-            plans.append(plan)
+        with visibility.gathered():
+            for plan in _plan_batch(batch, actor=actor):
+                if isinstance(plan, ProfilePlan) and not plan.causes and not plan.unchanged:
+                    write_profile_plan(plan, actor=actor)
+                plans.append(plan)
     return plans
 
 

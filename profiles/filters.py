@@ -2,7 +2,7 @@
 
 import django_filters
 
-from profiles.models import ServiceProfile
+from profiles.models import ServiceProfile, Visibility
 from studio.filters import SearchFilterSet
 
 
@@ -27,4 +27,15 @@ class ServiceProfileFilter(SearchFilterSet):
 
     class Meta:
         model = ServiceProfile
+        fields = ["q", "service_type"]
+
+
+class VisibleProfileFilter(ServiceProfileFilter):
+    """:class:`ServiceProfileFilter` over a project's visibility rows (the Studio list): they
+    hold what it sorts and filters by; only a search reads the profiles' descriptions."""
+
+    search_fields = ("name", "display_name", "profile__description")
+
+    class Meta:
+        model = Visibility
         fields = ["q", "service_type"]

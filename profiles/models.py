@@ -422,13 +422,11 @@ class ServiceProfileQuerySet(ShareableQuerySet):
     def visible_to(self, project: Project) -> "ServiceProfileQuerySet":
         """Everything ``project`` may look at: all of its own profiles, and the ready ones of
         other projects that are available to it (shared, or in the system catalog)."""
-        return self.filter(
-            Q(project=project) | (self.available_q(project) & Q(status=Status.READY))
-        )
+        return self.filter(pk__in=Visibility.objects.seen_by(project).values("profile"))
 
     def in_catalog_of(self, project: Project) -> "ServiceProfileQuerySet":
         """What end users of ``project`` may find and launch: visible and ready."""
-        return self.visible_to(project).filter(status=Status.READY)
+        return self.filter(pk__in=Visibility.objects.seen_by(project, ready=True).values("profile"))
 
     def system(self) -> "ServiceProfileQuerySet":
         """The system profiles: ready profiles of the system catalog, there for every project."""
@@ -581,6 +579,85 @@ class ServiceProfile(Shareable):
     @property
     def is_system(self) -> bool:
         return self.project.is_system_catalog
+
+
+class VisibilityQuerySet(models.QuerySet):
+    def seen_by(self, project: Project, *, ready: bool | None = None) -> "VisibilityQuerySet":
+        """The rows of the profiles ``project`` may look at: its own, and those of every project.
+
+        Two ranges of one index each, so the cost follows what the project sees.
+        ``ready=True`` keeps the catalog's rows only.
+        """
+        rows = self.filter(Q(project=project) | Q(everyone=True))
+        return rows if ready is None else rows.filter(ready=ready)
+
+
+class Visibility(models.Model):
+    """Which project may look at which profile, kept beside the profiles for lists to use.
+
+    It says what :meth:`ServiceProfileQuerySet.visible_to` means (SPEC §2) as rows an index
+    can answer: a ready profile of the system catalog or shared with all projects has one row
+    for every project (``everyone``); any other profile one row for its owner, drafts included,
+    and, when ready and shared with selected projects, one for each of them. No profile is
+    seen twice by one project. The copied columns are what lists sort and count by, so a page
+    of a list is read from this table alone. :mod:`profiles.visibility` rewrites a profile's
+    rows whenever it, its sharing or its owner's name changes, in the same transaction.
+    """
+
+    profile = models.ForeignKey(ServiceProfile, on_delete=models.CASCADE, related_name="seen_as")
+    # Indexed first in the indexes below, which serve its lookups and cascades.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False
+    )
+    everyone = models.BooleanField(default=False)
+    ready = models.BooleanField()
+    name = models.CharField(max_length=63)
+    display_name = models.CharField(max_length=DISPLAY_NAME_MAX_LENGTH)
+    owner_name = models.CharField(max_length=63)
+    service_type = models.CharField(max_length=10, choices=ServiceType.choices)
+    created_at = models.DateTimeField()
+
+    objects = VisibilityQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(everyone=True, project__isnull=True)
+                | Q(everyone=False, project__isnull=False),
+                name="%(app_label)s_%(class)s_one_audience",
+                violation_error_message="A row is for one project or for every project.",
+            ),
+            models.UniqueConstraint(
+                fields=["profile", "project"], name="%(app_label)s_%(class)s_unique_project"
+            ),
+            models.UniqueConstraint(
+                fields=["profile"],
+                condition=Q(everyone=True),
+                name="%(app_label)s_%(class)s_unique_everyone",
+            ),
+        ]
+        indexes = [
+            # A project's rows and every project's rows, each in catalog and in list order.
+            models.Index(
+                fields=["project", "ready", "display_name", "name", "owner_name"],
+                name="profiles_seen_catalog_idx",
+            ),
+            models.Index(
+                fields=["everyone", "ready", "display_name", "name", "owner_name"],
+                condition=Q(everyone=True),
+                name="profiles_seen_all_catalog_idx",
+            ),
+            models.Index(fields=["project", "name", "owner_name"], name="profiles_seen_list_idx"),
+            models.Index(
+                fields=["everyone", "name", "owner_name"],
+                condition=Q(everyone=True),
+                name="profiles_seen_all_list_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        audience = "every project" if self.everyone else f"project {self.project_id}"
+        return f"{self.owner_name}/{self.name} seen by {audience}"
 
 
 class InputSetting(SettingRules):

@@ -4,18 +4,19 @@ system profiles and clone. Every view is for the project's admins (``access.admi
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from profiles import kept, services
+from profiles import kept, services, visibility
 from profiles.documents import changed_fields, document_diff
-from profiles.filters import ServiceProfileFilter
+from profiles.filters import ServiceProfileFilter, VisibleProfileFilter
 from profiles.forms import form_values
 from profiles.models import (
     EnvironmentTemplate,
@@ -24,6 +25,7 @@ from profiles.models import (
     ProfileEvent,
     ServiceProfile,
     TemplateVersion,
+    Visibility,
 )
 from profiles.readme import render_readme
 from profiles.studio_forms import (
@@ -37,7 +39,7 @@ from profiles.studio_forms import (
     typed_values,
 )
 from profiles.validators import validate_readme
-from studio import access
+from studio import access, freshness
 from studio.formats import dump_yaml
 from studio.htmx import page_or_fragment
 from studio.http import ProjectRequest
@@ -90,12 +92,33 @@ def studio_home(request: ProjectRequest, project: Project) -> HttpResponse:
 @require_GET
 @access.admin_required
 def profile_list(request: ProjectRequest, project: Project) -> HttpResponse:
-    profiles = (
-        ServiceProfile.objects.visible_to(project)
-        .select_related("project")
-        .annotate(share_count=Count("shared_with"))
+    """The project's profiles and those it may see, searched, filtered and sorted.
+
+    A page is chosen from the project's visibility rows, so it costs what the project sees,
+    and only that page's profiles are read; the rendered results are kept until anything
+    they show changes (:mod:`studio.freshness`), so most requests read nothing.
+    """
+    filters = VisibleProfileFilter(
+        request.GET or None, queryset=Visibility.objects.seen_by(project)
     )
-    return _filtered_list(request, profiles, "profiles/profile_list.html")
+    context = {
+        "filters": filters,
+        "page": SimpleLazyObject(lambda: _visible_page(filters, request.GET.get("page"))),
+        "results_key": f"{freshness.token()}:{project.pk}:{request.GET.urlencode()}",
+    }
+    return page_or_fragment(request, "profiles/profile_list.html", context)
+
+
+def _visible_page(filters: VisibleProfileFilter, number: str | None) -> Page:
+    """One page of the filtered rows as their profiles, by the chosen order, then by unique
+    name and owner so that pages never repeat or skip rows."""
+    rows = filters.qs if filters.is_bound else filters.queryset
+    return visibility.page_of(
+        rows.order_by(*rows.query.order_by, "name", "owner_name"),
+        ServiceProfile.objects.select_related("project").annotate(share_count=Count("shared_with")),
+        number,
+        per_page=PAGE_SIZE,
+    )
 
 
 def _filtered_list(request: ProjectRequest, profiles, template: str) -> HttpResponse:

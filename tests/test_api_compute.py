@@ -14,7 +14,7 @@ from compute import services as compute
 from compute.instance_forms import LOCAL_FOR_SUPERUSERS, MISSING
 from compute.instance_views import LOCAL_NOT_YOURS, NOT_YOURS
 from compute.models import ComputeInstance, Run, Service, ServiceEvent
-from profiles.models import ProfileRevision, ServiceProfile
+from profiles.models import ProfileRevision
 from studio.models import ApiKey
 from tests.factories import make_profile, make_user
 from tests.test_api_access import api_url, causes
@@ -626,7 +626,8 @@ def test_an_unknown_profile_or_instance_is_400(box, profile, bob, change, expect
 
 
 def test_a_draft_profile_cannot_be_launched(box, profile, bob):
-    ServiceProfile.objects.filter(pk=profile.pk).update(status="draft")
+    profile.status = "draft"
+    profile.save()
     response = send(client_for(bob), "post", SERVICES, launch_document())
     assert list(causes(response)) == ["spec.serviceProfile"]
 

@@ -960,8 +960,17 @@ def test_a_clone_answers_201_with_a_draft_in_the_project(alice_api):
     assert document["status"]["state"] == "draft"
 
 
+def change_profile(name: str, **fields) -> None:
+    """Change the only profile called ``name`` as a save does (the catalog reads what saves
+    keep)."""
+    profile = ServiceProfile.objects.get(name=name)
+    for field, value in fields.items():
+        setattr(profile, field, value)
+    profile.save()
+
+
 def test_a_clone_is_not_shared(alice_api):
-    ServiceProfile.objects.filter(name="jupyter-notebook").update(sharing="all")
+    change_profile("jupyter-notebook", sharing="all")
     assert post(alice_api, CLONE, {"name": "my-jupyter"}).json()["spec"]["sharing"] == {
         "type": "none"
     }
@@ -1020,7 +1029,7 @@ def test_only_system_profiles_are_cloned(alice_api):
 
 
 def test_a_draft_system_profile_is_not_cloned(alice_api):
-    ServiceProfile.objects.filter(name="jupyter-notebook").update(status="draft")
+    change_profile("jupyter-notebook", status="draft")
     assert post(alice_api, CLONE, {"name": "my-jupyter"}).status_code == 404
 
 
@@ -1049,7 +1058,7 @@ def test_a_yaml_document_never_carries_a_sensitive_value(alice_api):
 
 
 def test_a_script_with_a_member_key_cannot_read_secrets_through_the_catalog(alice_api, cast):
-    ServiceProfile.objects.filter(name="team-notebook").update(sharing="all")
+    change_profile("team-notebook", sharing="all")
     response = key_client(cast["bob"]).get(api_url("research", "catalog/"))
     assert SECRET not in response.content.decode()
 

@@ -125,6 +125,82 @@ def test_the_studio_list_shows_a_write_at_once(estate, client, alice):
     assert "Studio Rename" in studio_list(client)
 
 
+# The Studio list of research, as its admin dave sees it: its own profiles, drafts included,
+# and those other projects make available to it.
+
+
+@pytest.fixture
+def research_admin(estate, client, dave):
+    client.force_login(dave)
+    return client
+
+
+def research_list(client, **params) -> str:
+    response = client.get(reverse("profiles:list", args=["research"]), params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_repeated_list_request_reads_no_profile(research_admin):
+    research_list(research_admin)
+    with CaptureQueriesContext(connection) as captured:
+        research_list(research_admin)
+    assert not [q for q in captured.captured_queries if "profiles_" in q["sql"]]
+
+
+def test_the_list_shows_a_created_profile_and_hides_a_deleted_one(estate, research_admin):
+    assert "brand-new" not in research_list(research_admin)
+    made = make_profile(estate["research"], "brand-new", version=estate["version"])
+    assert "brand-new" in research_list(research_admin)
+    assert "brand-new" in research_list(research_admin, q="brand")
+    made.delete()
+    assert "brand-new" not in research_list(research_admin)
+    assert "brand-new" not in research_list(research_admin, q="brand")
+
+
+def test_the_list_shows_sharing_and_unsharing_at_once(estate, research_admin):
+    profile = estate["shared"]
+    assert "shared-one" not in research_list(research_admin)
+    profile.sharing = "selected"
+    profile.save()
+    profile.shared_with.set([estate["research"]])
+    assert "shared-one" in research_list(research_admin)
+    profile.shared_with.set([estate["finance"]])
+    assert "shared-one" not in research_list(research_admin)
+    profile.sharing = "all"
+    profile.save()
+    assert "shared-one" in research_list(research_admin, ordering="-created")
+    profile.sharing = "none"
+    profile.save()
+    assert "shared-one" not in research_list(research_admin, ordering="-created")
+
+
+def test_the_list_shows_an_edit_and_a_finished_draft_at_once(estate, research_admin):
+    own = make_profile(estate["research"], "own-one", version=estate["version"])
+    own.status = "draft"
+    own.save()
+    assert "Draft</span>" in research_list(research_admin, q="own-one")
+    own.status = "ready"
+    own.display_name = "Own Renamed"
+    own.save()
+    page = research_list(research_admin, q="own-one")
+    assert "Own Renamed" in page and "Draft</span>" not in page
+    other = estate["shared"]
+    other.sharing = "all"
+    other.status = "draft"
+    other.save()
+    assert "shared-one" not in research_list(research_admin)  # another project's draft
+    other.status = "ready"
+    other.save()
+    assert "shared-one" in research_list(research_admin)
+
+
+def test_the_list_answers_a_membership_change_at_once(estate, research_admin, dave):
+    research_list(research_admin)
+    Membership.objects.filter(user=dave, project=estate["research"]).update(role="member")
+    assert research_admin.get(reverse("profiles:list", args=["research"])).status_code == 403
+
+
 def test_a_rolled_back_write_keeps_the_kept_results(estate, client):
     from django.db import transaction
 

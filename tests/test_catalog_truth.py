@@ -15,7 +15,7 @@ from compute import services as compute
 from profiles import services
 from profiles.models import ServiceProfile
 from studio import freshness
-from tests.factories import make_profile, make_template
+from tests.factories import make_profile, make_template, profiles_in_bulk
 
 # Helpers -----------------------------------------------------------------------------------------
 
@@ -269,7 +269,7 @@ def test_the_api_schema_says_what_catalog_search_looks_at(client, bob):
 
 
 def bulk(count: int, project, version, **fields) -> None:
-    ServiceProfile.objects.bulk_create(
+    profiles_in_bulk(
         ServiceProfile(
             project=project,
             name=f"bulk-{project.name}-{i:03d}",

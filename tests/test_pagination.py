@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from profiles.models import ServiceProfile
-from tests.factories import make_template
+from tests.factories import make_template, profiles_in_bulk
 
 PER_PAGE = 20
 
@@ -17,7 +17,7 @@ PER_PAGE = 20
 def twelve_pages(platform, system):
     """12 pages of platform's profiles (bulk-*), all notebooks, and one that no search finds."""
     version = make_template(system, "small", sharing="all")
-    ServiceProfile.objects.bulk_create(
+    profiles_in_bulk(
         ServiceProfile(
             project=platform,
             name=name,
@@ -112,7 +112,7 @@ def test_the_last_page_has_no_ellipsis_after_its_neighbours(logged_in, twelve_pa
 
 def test_a_few_pages_are_all_numbered(logged_in, platform, system):
     version = make_template(system, "small", sharing="all")
-    ServiceProfile.objects.bulk_create(
+    profiles_in_bulk(
         ServiceProfile(project=platform, name=f"few-{n:02}", display_name=f"Few {n}",
                        template_version=version)
         for n in range(PER_PAGE * 3)

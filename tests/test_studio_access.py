@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from profiles import urls as studio_urls
 from profiles.models import ProfileRevision, ServiceProfile
-from tests.factories import make_profile, make_template
+from tests.factories import make_profile, make_template, profiles_in_bulk
 
 PROJECTS = ["platform", "research", "finance", "system-catalog"]
 
@@ -97,7 +97,7 @@ def studio(cast, projects, system):
         outputs=[{"name": "url"}],
     )
     # Straight into the tables: access needs the rows, not their inputs or documents.
-    profiles = ServiceProfile.objects.bulk_create(
+    profiles = profiles_in_bulk(
         [
             *[
                 ServiceProfile(
