@@ -6,6 +6,7 @@ it sets up its views.
 """
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -16,10 +17,20 @@ class _Dumper(yaml.SafeDumper):
     """Safe YAML with multi-line text (readmes) as literal blocks."""
 
 
+# Text that YAML 1.2 readers take for a number, though PyYAML (YAML 1.1) would write it plain:
+# 1e+100, 0o17, .5e3 and the like.
+_YAML_1_2_NUMBER = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str):
     style = "|" if "\n" in value and not any(c in value for c in "\r\t") else None
     if style and any(line != line.rstrip() for line in value.splitlines()):
         style = None  # trailing spaces cannot survive a literal block
+    if _YAML_1_2_NUMBER.fullmatch(value):
+        style = "'"  # text stays text for every reader
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

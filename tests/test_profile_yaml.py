@@ -303,3 +303,10 @@ def test_a_profile_of_any_name_keeps_its_pages(name):
     assert resolve(f"{base}yaml/").url_name == "yaml"
     assert resolve(f"{base}yaml/download/").url_name == "yaml_download"
     assert resolve(f"{base}revisions/1/download/").url_name == "revision_download"
+
+
+@pytest.mark.parametrize("text", ["1e+100", "1e100", "0o17", "0x1F", ".5e3", "-.inf", ".nan", "12"])
+def test_text_that_reads_as_a_number_is_written_quoted(text):
+    written = dump_yaml([{"field": text}])
+    assert written.strip() in {f"field: '{text}'", f'field: "{text}"'}
+    assert yaml.safe_load(written) == {"field": text}
