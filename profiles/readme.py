@@ -13,18 +13,33 @@ So, without changing what an ordinary readme renders to:
   ``MAX_LINK_MARKS`` parentheses or quotes, so runs of ``[``, ``![`` or ``[a](`` render in
   linear time;
 - a readme nesting lists, quotes or emphasis more than ``MAX_NESTING`` levels deep is refused;
-- the rendering runs in a child process that may spend ``RENDER_CPU_SECONDS`` of CPU time (and
-  ``_RENDER_MEMORY_BYTES`` of memory); a readme that needs more is refused.
+- each render may spend ``RENDER_CPU_SECONDS`` of CPU time (and the renderer
+  ``_RENDER_MEMORY_BYTES`` of memory) and must answer within ``_RENDER_WALL_SECONDS``; a
+  readme that needs more is refused.
+
+The limits hold in a renderer child process, one per process that renders, started on the first
+render and reused: starting a process for each readme cost ten times the render itself. A
+renderer that a readme stopped is replaced on the next render (see ``_Renderer``).
 
 A refusal is a ``ValidationError`` for the readme field (``validate_readme`` renders too), so
 forms and the API answer with a message and the same readme never reaches a save.
 """
 
+import atexit
+import contextlib
 import functools
-import multiprocessing
+import json
+import math
+import os
 import re
 import resource
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections import deque
+from pathlib import Path
 
 import markdown
 import nh3
@@ -60,6 +75,8 @@ RENDER_CPU_SECONDS = 4
 # A child that has not answered by then is killed even if it was starved of CPU.
 _RENDER_WALL_SECONDS = 4 * RENDER_CPU_SECONDS
 _RENDER_MEMORY_BYTES = 2 * 1024**3
+# A renderer whose peak memory passes this is replaced after its render (see _Renderer).
+_RENDERER_MAX_RSS_BYTES = 256 * 1024**2
 
 TOO_DEEP = (
     f"The readme nests too deeply (at most {MAX_NESTING} levels of lists, quotes or emphasis)."
@@ -110,61 +127,141 @@ def render_readme(text: str) -> SafeString:
     return mark_safe(html)  # sanitized by nh3 in _html
 
 
-# The child process ------------------------------------------------------------------------------
-
-# A fork server forks each child from a process that has imported this module and nothing of
-# the request's (no threads, no database connection); it also imports what highlighting the
-# usual languages needs, which each child would otherwise import afresh. As with any
-# multiprocessing child, the main script is imported (as ``__mp_main__``) in each child:
-# manage.py, gunicorn and pytest guard their ``__main__`` code, as a script must.
-_CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(
-    [
-        __name__,
-        "profiles.readme_warm",
-        "pygments.formatters.html",
-        "pygments.lexers.data",
-        "pygments.lexers.python",
-        "pygments.lexers.shell",
-        "pygments.styles.default",
-    ]
-)
+# The renderer child ----------------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=8)  # a readme is checked by its validator, then saved
 def _rendered(text: str) -> tuple[str, str | None]:
     """The HTML of ``text``, or why there is none: ``too_deep`` or ``too_slow``."""
-    receiver, sender = _CONTEXT.Pipe(duplex=False)
-    child = _CONTEXT.Process(target=_render_in_child, args=(text, sender), daemon=True)
-    child.start()
-    sender.close()
-    try:
-        if receiver.poll(_RENDER_WALL_SECONDS):
-            return receiver.recv()
-        return "", "too_slow"
-    except EOFError:
-        child.join()
-        if child.exitcode is not None and child.exitcode < 0:  # stopped by a limit
-            return "", "too_slow"
-        raise RuntimeError(f"The readme renderer failed (exit code {child.exitcode}).") from None
-    finally:
-        receiver.close()
-        child.kill()
-        child.join()
+    global _renderer
+    with _renderer_lock:  # one render at a time per renderer; the dev server is threaded
+        if _renderer is None or not _renderer.usable():
+            if _renderer is not None:
+                _renderer.close()
+            _renderer = _Renderer()
+        return _renderer.render(text)
 
 
-def _render_in_child(text: str, sender) -> None:
+class _Renderer:
+    """A child interpreter that renders readmes one at a time, sent to it over a socket.
+
+    It is a fresh ``python`` rather than a fork, so it holds nothing of the process it serves
+    (no threads, no database connection, no request). It belongs to the process that started
+    it: a process forked from that one (a gunicorn or test-runner worker) lets go of its copy
+    of the socket and starts its own. The child goes when its parent closes the socket, at
+    exit (see ``_close_renderer``) or when the parent dies, whichever comes first.
+
+    It is replaced after a render that stopped it (a CPU or memory limit, the wall-clock
+    deadline, a crash) and after a render that left its peak memory above
+    ``_RENDERER_MAX_RSS_BYTES``. Peak rather than current memory, and no render count: CPython
+    keeps most of what it frees, so the peak is about what the child holds, and a leak shows
+    there as surely as a render that left the heap large; the largest readmes peak under
+    100 MiB, and the child needs 20 MiB of its own.
+    """
+
+    _COMMAND = [sys.executable, "-c", "from profiles.readme import _serve; _serve()"]
+    _ROOT = Path(__file__).resolve().parent.parent
+
+    def __init__(self) -> None:
+        self.owner = os.getpid()
+        self._channel, child_end = socket.socketpair()
+        with child_end:
+            self.process = subprocess.Popen(
+                self._COMMAND,
+                stdin=child_end,  # the child's fd 0 is its end of the socket
+                cwd=self._ROOT,
+                process_group=0,  # Ctrl-C at a dev server's terminal is for the server only
+            )
+        self._replies = self._channel.makefile("rb")
+
+    def usable(self) -> bool:
+        return self.owner == os.getpid() and self.process.poll() is None
+
+    def render(self, text: str) -> tuple[str, str | None]:
+        """What the child answers for ``text``; ``too_slow`` if a limit or the deadline stopped
+        it first. Raises ``RuntimeError`` if the child crashed."""
+        deadline = time.monotonic() + _RENDER_WALL_SECONDS
+        try:
+            reply = self._exchange(json.dumps(text).encode() + b"\n", deadline)
+        except OSError:  # the deadline passed, or the child is gone
+            reply = None
+        except BaseException:  # interrupted: its reply must not be taken for the next one's
+            self.close()
+            raise
+        if reply is None:
+            if self._stopped_by_a_limit(deadline):
+                return "", "too_slow"
+            raise RuntimeError(f"The readme renderer failed (exit code {self.process.returncode}).")
+        html, problem, peak_rss = json.loads(reply)
+        if problem == "too_slow" or peak_rss > _RENDERER_MAX_RSS_BYTES:
+            self.close()
+        return html, problem
+
+    def _exchange(self, request: bytes, deadline: float) -> bytes | None:
+        self._channel.settimeout(max(deadline - time.monotonic(), 0.001))
+        self._channel.sendall(request)
+        self._channel.settimeout(max(deadline - time.monotonic(), 0.001))
+        reply = self._replies.readline()
+        return reply if reply.endswith(b"\n") else None
+
+    def _stopped_by_a_limit(self, deadline: float) -> bool:
+        """Stop the child that did not answer: was it a signal (SIGXCPU, SIGKILL, or ours at the
+        deadline) rather than an error of its own?"""
+        with contextlib.suppress(subprocess.TimeoutExpired):  # let a dying child finish dying
+            self.process.wait(max(deadline - time.monotonic(), 0))
+        self.close()
+        return self.process.returncode < 0
+
+    def close(self) -> None:
+        """Stop the child and reap it; in a forked process, only let go of the socket."""
+        self._replies.close()
+        self._channel.close()
+        if self.owner == os.getpid():
+            self.process.kill()
+            self.process.wait()
+
+
+_renderer: _Renderer | None = None
+_renderer_lock = threading.Lock()
+
+
+@atexit.register
+def _close_renderer() -> None:
+    if _renderer is not None:
+        _renderer.close()
+
+
+def _serve() -> None:
+    """The renderer child's loop: a readme in, its outcome and the child's peak memory out,
+    until the parent closes the socket."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CPU, (RENDER_CPU_SECONDS, RENDER_CPU_SECONDS + 1))
     resource.setrlimit(resource.RLIMIT_AS, (_RENDER_MEMORY_BYTES, _RENDER_MEMORY_BYTES))
+    with socket.socket(fileno=0) as channel, channel.makefile("rwb") as stream:
+        for request in stream:
+            _allow_cpu_seconds(RENDER_CPU_SECONDS)
+            html, problem = _outcome(json.loads(request))
+            peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+            stream.write(json.dumps([html, problem, peak_rss]).encode() + b"\n")
+            stream.flush()
+
+
+def _allow_cpu_seconds(seconds: int) -> None:
+    """Let the render about to start spend ``seconds`` of CPU time: RLIMIT_CPU counts from the
+    child's start, so its soft limit moves past what earlier renders spent (the kernel sends
+    SIGXCPU there, which ends the child). The hard limit stays as inherited."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    spent = math.ceil(usage.ru_utime + usage.ru_stime)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (spent + seconds, hard))
+
+
+def _outcome(text: str) -> tuple[str, str | None]:
     try:
-        outcome = (_html(text), None)
+        return _html(text), None
     except (_TooDeep, RecursionError):
-        outcome = ("", "too_deep")
+        return "", "too_deep"
     except MemoryError:
-        outcome = ("", "too_slow")
-    sender.send(outcome)
-    sender.close()
+        return "", "too_slow"
 
 
 def _html(text: str) -> str:
