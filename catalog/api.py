@@ -9,10 +9,10 @@ import copy
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
-from catalog.filters import CatalogFilter
+from catalog.filters import VisibleCatalogFilter
 from profiles.api import SERVICE_TYPE, ProfileDocumentListView
-from profiles.documents import documents_queryset, profile_document
-from profiles.models import ServiceProfile
+from profiles.documents import profile_document
+from profiles.models import ServiceProfile, Visibility
 from profiles.serializers import ProfileDocumentSerializer, SpecSerializer
 from studio.api import PAGING, SEARCH, list_serializer
 
@@ -55,12 +55,12 @@ def catalog_document(profile: ServiceProfile) -> dict:
 class CatalogView(ProfileDocumentListView):
     """What the project's users can launch: ready profiles, each without ``spec.sharing``."""
 
-    filterset_class = CatalogFilter
+    filterset_class = VisibleCatalogFilter
     filter_parameters = {"q": "q", "serviceType": "type"}
-    ordering = ("display_name", "name", "project__name")
+    ordering = ("display_name", "name", "owner_name")
 
     def get_queryset(self):
-        return ServiceProfile.objects.in_catalog_of(self.project)
+        return Visibility.objects.seen_by(self.project, ready=True)
 
     def documents(self, page):
-        return [catalog_document(p) for p in documents_queryset(page)]
+        return [catalog_document(p) for p in self.profiles(page)]

@@ -3,7 +3,7 @@
 import django_filters
 from django.db.models import Q, QuerySet
 
-from profiles.models import ServiceProfile
+from profiles.models import ServiceProfile, Visibility
 from studio.filters import MAX_WORDS, SearchFilterSet
 
 TYPES = ServiceProfile.ServiceType
@@ -58,3 +58,18 @@ class CatalogFilter(SearchFilterSet):
             return self.queryset
         self.form.is_valid()  # a bad type must not drop the search from the counts
         return self.search(self.queryset, "q", self.form.cleaned_data.get("q") or "")
+
+
+class VisibleCatalogFilter(CatalogFilter):
+    """:class:`CatalogFilter` over a project's visibility rows (the catalog page and API): the
+    service type is theirs; a search looks into the profiles they stand for."""
+
+    class Meta:
+        model = Visibility
+        fields = ["q", "type"]
+
+    def search(self, queryset, name, value: str):
+        if not value.split():
+            return queryset
+        found = super().search(ServiceProfile.objects.all(), name, value)
+        return queryset.filter(profile__in=found)

@@ -13,7 +13,7 @@ from django.utils.functional import SimpleLazyObject, cached_property
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from catalog.filters import TYPES, CatalogFilter
+from catalog.filters import TYPES, VisibleCatalogFilter
 from compute.models import ComputeInstance, Service
 from profiles import visibility
 from profiles.choices import Override
@@ -164,13 +164,10 @@ class CatalogResults:
     """
 
     def __init__(self, project: Project, data) -> None:
-        filters = CatalogFilter(data, queryset=ServiceProfile.objects.all())
-        filters.form.is_valid()  # a bad type must not drop the search
-        cleaned = filters.form.cleaned_data
-        self.searched = Visibility.objects.seen_by(project, ready=True)
-        if cleaned.get("q"):
-            self.searched = self.searched.filter(profile__in=filters.searched())
-        self.selected = cleaned.get("type") or ""
+        rows = Visibility.objects.seen_by(project, ready=True)
+        filters = VisibleCatalogFilter(data, queryset=rows)
+        self.searched = filters.searched()
+        self.selected = filters.form.cleaned_data.get("type") or ""
 
     @cached_property
     def counts(self) -> dict[str, int]:

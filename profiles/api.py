@@ -25,8 +25,8 @@ from profiles.documents import (
     template_document,
     templates_queryset,
 )
-from profiles.filters import ServiceProfileFilter
-from profiles.models import EnvironmentTemplate, ServiceProfile
+from profiles.filters import VisibleProfileFilter
+from profiles.models import EnvironmentTemplate, ServiceProfile, Visibility
 from profiles.serializers import (
     ProfileDocumentSerializer,
     ResourceNameField,
@@ -63,6 +63,16 @@ class ProfileDocumentListView(FilteredListView):
     kind = "ServiceProfileList"
     query_parameters = {"GET": parameter_names(LIST_PARAMETERS)}
     choice_parameters = ("serviceType",)
+
+    # What is listed is the project's visibility rows (profiles.models.Visibility): they hold
+    # what lists filter by type, count and sort by, so only the page's profiles are read.
+
+    def profiles(self, page) -> list[ServiceProfile]:
+        """The profiles a page of visibility rows stands for, in its order, with what
+        :func:`profile_document` reads."""
+        ids = list(page.values_list("profile", flat=True))
+        found = documents_queryset(ServiceProfile.objects.all()).in_bulk(ids)
+        return [found[pk] for pk in ids if pk in found]
 
 
 def parse_document(data) -> dict:
@@ -110,15 +120,15 @@ class ProfileListView(ProfileDocumentListView):
 
     admin_only = True
     conflicts_on = ("POST",)  # the name is taken
-    filterset_class = ServiceProfileFilter
+    filterset_class = VisibleProfileFilter
     filter_parameters = {"q": "q", "serviceType": "service_type"}
-    ordering = ("name", "project__name")
+    ordering = ("name", "owner_name")
 
     def get_queryset(self):
-        return ServiceProfile.objects.visible_to(self.project)
+        return Visibility.objects.seen_by(self.project)
 
     def documents(self, page):
-        return [profile_document(p, viewer=self.project) for p in documents_queryset(page)]
+        return [profile_document(p, viewer=self.project) for p in self.profiles(page)]
 
     @extend_schema(
         request=ProfileDocumentSerializer,
