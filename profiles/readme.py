@@ -240,9 +240,22 @@ def _serve() -> None:
         for request in stream:
             _allow_cpu_seconds(RENDER_CPU_SECONDS)
             html, problem = _outcome(json.loads(request))
-            peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-            stream.write(json.dumps([html, problem, peak_rss]).encode() + b"\n")
+            stream.write(json.dumps([html, problem, _peak_rss()]).encode() + b"\n")
             stream.flush()
+
+
+def _peak_rss() -> int:
+    """The most memory this process has held since it started, in bytes.
+
+    Read from /proc (VmHWM, of this program's own memory) rather than getrusage: its
+    ``ru_maxrss`` carries over the size of the process it was forked from, across exec, so a
+    renderer started by a large process would look large from its first render.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _allow_cpu_seconds(seconds: int) -> None:

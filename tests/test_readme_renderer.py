@@ -66,6 +66,20 @@ def test_consecutive_renders_are_served_by_one_renderer():
     assert state(first) in {"R", "S"}
 
 
+def test_a_renderer_started_by_a_large_process_is_not_taken_for_a_large_one():
+    """The renderer is replaced when its own memory grows, not for the size of the process
+    that started it (which a long-lived worker or a whole test run reaches)."""
+    ballast = bytearray(2 * readme._RENDERER_MAX_RSS_BYTES)
+    ballast[:: os.sysconf("SC_PAGE_SIZE")] = b"x" * len(ballast[:: os.sysconf("SC_PAGE_SIZE")])
+    readme._renderer.close()  # the next render starts a renderer from this large process
+    render_readme(ordinary())
+    started = renderer_pid()
+    del ballast
+    for _ in range(5):
+        render_readme(ordinary())
+    assert renderer_pid() == started
+
+
 def test_each_render_gets_the_full_cpu_budget_however_many_came_before():
     render_readme(ordinary())
     pid = renderer_pid()
