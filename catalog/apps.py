@@ -12,11 +12,12 @@ class CatalogConfig(AppConfig):
     def ready(self) -> None:
         from profiles.models import EnvironmentTemplate, ServiceProfile, TemplateVersion
         from studio import freshness
-        from studio.models import Project
+        from studio.models import Membership, Project
 
-        # The catalog's cached results show profiles, their templates and owning projects:
-        # any write to those (signals see every save, delete and sharing change) renews them.
-        for model in (ServiceProfile, EnvironmentTemplate, TemplateVersion, Project):
+        # The catalog's cached results show profiles, their templates and owning projects, and
+        # every page's frame the user's projects: any write to those (signals see every save,
+        # delete and sharing change) renews them.
+        for model in (ServiceProfile, EnvironmentTemplate, TemplateVersion, Project, Membership):
             for signal in (signals.post_save, signals.post_delete):
                 signal.connect(
                     freshness.changed, sender=model, dispatch_uid=f"fresh-{model}-{signal}"

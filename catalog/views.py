@@ -150,7 +150,7 @@ def catalog(request: ProjectRequest, project: Project) -> HttpResponse:
         "selected_type": selected,
         "q": q,
         "search_query": {"q": q} if q else {},
-        "results_key": f"{freshness.token()}:{project.pk}:{selected}:{number}:{q}",
+        "results_key": f"{freshness.token_of(request)}:{project.pk}:{selected}:{number}:{q}",
     }
     return page_or_fragment(request, "catalog/catalog.html", context)
 

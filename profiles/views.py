@@ -104,7 +104,7 @@ def profile_list(request: ProjectRequest, project: Project) -> HttpResponse:
     context = {
         "filters": filters,
         "page": SimpleLazyObject(lambda: _visible_page(filters, request.GET.get("page"))),
-        "results_key": f"{freshness.token()}:{project.pk}:{request.GET.urlencode()}",
+        "results_key": f"{freshness.token_of(request)}:{project.pk}:{request.GET.urlencode()}",
     }
     return page_or_fragment(request, "profiles/profile_list.html", context)
 

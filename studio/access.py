@@ -30,7 +30,7 @@ def projects_with_role(user) -> QuerySet[Project]:
     projects = Project.objects.for_user(user)
     if user.is_authenticated and user.is_superuser:
         return projects.annotate(role=Value(Role.ADMIN))
-    role = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+    role = Membership.objects.filter(project=OuterRef("pk"), user=user).order_by().values("role")
     return projects.annotate(role=Subquery(role))
 
 

@@ -27,6 +27,16 @@ def token() -> str:
     return current or uuid4().hex  # a cache that keeps nothing: nothing is cached either
 
 
+def token_of(request) -> str:
+    """:func:`token`, read once per GET or HEAD however many page parts ask. A request that
+    may write reads it afresh each time: what it renders after its write is renewed."""
+    if request.method not in ("GET", "HEAD"):
+        return token()
+    if not hasattr(request, "_pages_token"):
+        request._pages_token = token()
+    return request._pages_token
+
+
 def _renew() -> None:
     cache.set(TOKEN_KEY, uuid4().hex, timeout=None)
 

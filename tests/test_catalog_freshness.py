@@ -215,3 +215,40 @@ def test_a_rolled_back_write_keeps_the_kept_results(estate, client):
     reads, page = profile_reads(client)
     assert reads == 0  # nothing committed: the kept results stand
     assert "Shared One" in page and "Never Saved" not in page
+
+
+# The page frame (project switcher, menus) is kept per user and page, under the same token.
+
+
+def switcher(page: str) -> str:
+    return page.split('aria-labelledby="project-switcher"')[1].split("</ul>")[0]
+
+
+def test_the_frame_shows_a_membership_or_project_change_at_once(estate, client, bob):
+    assert "Finance" not in switcher(catalog(client))
+    Membership.objects.create(user=bob, project=estate["finance"], role="member")
+    assert "Finance" in switcher(catalog(client))
+    estate["finance"].display_name = "Money Matters"
+    estate["finance"].save()
+    assert "Money Matters" in switcher(catalog(client))
+    Membership.objects.filter(user=bob, project=estate["finance"]).delete()
+    assert "Money Matters" not in switcher(catalog(client))
+
+
+def test_each_user_gets_their_own_frame(estate, client, dave):
+    assert "Signed in as <strong>bob</strong>" in catalog(client)
+    client.force_login(dave)
+    page = catalog(client)
+    assert "Signed in as <strong>dave</strong>" in page and "<strong>bob</strong>" not in page
+    assert "Service Profiles" in page  # dave administers research: the Studio menu shows
+
+
+def test_a_kept_frame_still_signs_out_with_the_users_own_csrf_token(estate, client):
+    client.handler.enforce_csrf_checks = True
+    catalog(client)
+    page = catalog(client)  # the frame comes from the kept copy
+    token = page.split('id="logout-form"')[1].split('name="csrfmiddlewaretoken" value="')[1]
+    token = token.split('"')[0]
+    response = client.post(reverse("logout"), {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    assert client.get(reverse("catalog:list", args=["research"])).status_code == 302
