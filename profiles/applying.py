@@ -36,14 +36,25 @@ from profiles.models import (
     EnvironmentTemplate,
     InputSetting,
     OutputSetting,
+    ProfileEvent,
+    ProfileRevision,
     ServiceProfile,
     TemplateOutput,
     TemplateVariable,
     TemplateVersion,
 )
+from profiles.readme import render_readme
 from profiles.repositories import RepositoryProblem
-from profiles.services import StaleEdit, commit_revision, input_from, write_outputs
+from profiles.services import (
+    StaleEdit,
+    commit_revision,
+    first_revision,
+    input_from,
+    output_rows,
+    write_outputs,
+)
 from profiles.validators import validate_readme
+from studio import freshness
 from studio.models import Project
 
 
@@ -197,10 +208,15 @@ def apply_profile_documents(
     plans: list[ProfilePlan | DocumentError] = []
     for batch in _batches(items):
         with visibility.gathered():
+            new = []
             for plan in _plan_batch(batch, actor=actor):
                 if isinstance(plan, ProfilePlan) and not plan.causes and not plan.unchanged:
-                    write_profile_plan(plan, actor=actor)
+                    if plan.creating:
+                        new.append(plan)
+                    else:
+                        write_profile_plan(plan, actor=actor)
                 plans.append(plan)
+            write_new_profiles(new, actor=actor)
     return plans
 
 
@@ -295,6 +311,8 @@ def _plan(project: Project, document: dict, readings: _Readings, *, actor) -> Pr
         before=before,
     )
     if not causes:
+        if creating:  # checked above, so rendered: the rendering is remembered
+            profile.readme_html = render_readme(profile.readme)
         plan.after = profile_document(profile, parts=plan.parts)
         plan.unchanged = (
             before is not None
@@ -410,8 +428,41 @@ def write_profile_plan(plan: ProfilePlan, *, actor) -> ServiceProfile:
         setting.profile = profile
     InputSetting.objects.bulk_create(parts.inputs)
     write_outputs(profile=profile, outputs=parts.outputs)
-    commit_revision(profile=profile, actor=actor, parts=parts)
+    commit_revision(profile=profile, actor=actor, parts=parts, new=plan.creating)
     return profile
+
+
+def write_new_profiles(plans: list[ProfilePlan], *, actor) -> None:
+    """Write plans without causes that create profiles, together: a few queries for all of
+    them. Each profile is written as :func:`write_profile_plan` would write it, as revision 1
+    with its ``created`` event (its readme was rendered when it was planned)."""
+    if not plans:
+        return
+    for plan in plans:
+        plan.profile.revision, plan.profile.modified_by = 1, actor
+    profiles = ServiceProfile.objects.bulk_create([plan.profile for plan in plans])
+    through = ServiceProfile.shared_with.through
+    through.objects.bulk_create(
+        through(serviceprofile=plan.profile, project=target)
+        for plan in plans
+        for target in plan.parts.shared_with
+    )
+    for plan in plans:
+        for setting in plan.parts.inputs:
+            setting.profile = plan.profile
+    InputSetting.objects.bulk_create(setting for plan in plans for setting in plan.parts.inputs)
+    OutputSetting.objects.bulk_create(
+        row for plan in plans for row in output_rows(plan.profile, plan.parts.outputs)
+    )
+    revisions, events = zip(
+        *(first_revision(plan.profile, actor=actor, parts=plan.parts) for plan in plans),
+        strict=True,
+    )
+    ProfileRevision.objects.bulk_create(revisions)
+    ProfileEvent.objects.bulk_create(events)
+    # What saves would have told their receivers.
+    visibility.refresh(profile.pk for profile in profiles)
+    freshness.changed()
 
 
 def apply_profile_document(

@@ -55,7 +55,14 @@ def record_event(
     action: str,
     detail: dict | None = None,
 ) -> ProfileEvent:
-    return ProfileEvent.objects.create(
+    event = event_for(profile=profile, actor=actor, action=action, detail=detail)
+    event.save(force_insert=True)
+    return event
+
+
+def event_for(*, profile: ServiceProfile, actor, action: str, detail: dict | None = None):
+    """The event :func:`record_event` writes, unsaved (to write many at once)."""
+    return ProfileEvent(
         project=profile.project,
         profile=profile if profile.pk else None,
         profile_name=profile.name,
@@ -67,7 +74,31 @@ def record_event(
     )
 
 
-@transaction.atomic
+def first_revision(profile: ServiceProfile, *, actor, parts: Parts) -> tuple:
+    """The revision 1 and ``created`` event of a profile just written with its ``parts`` (its
+    ``revision``, ``modified_by`` and ``readme_html`` already those of revision 1), unsaved:
+    what :func:`commit_revision` writes for a new profile, for writing many at once."""
+    revision = revision_for(profile, number=1, actor=actor, parts=parts)
+    return revision, event_for(profile=profile, actor=actor, action=ProfileEvent.Action.CREATED)
+
+
+def revision_for(
+    profile: ServiceProfile, *, number: int, actor, parts: Parts | None, secrets: dict | None = None
+) -> ProfileRevision:
+    """The snapshot of ``profile`` as it now stands, as revision ``number``, unsaved."""
+    secrets = profile_secrets(profile, parts) if secrets is None else secrets
+    return ProfileRevision(
+        profile=profile,
+        number=number,
+        document=profile_document(profile, parts=parts),
+        secrets=json.dumps(secrets) if secrets else "",
+        author=actor,
+    )
+
+
+# Without a savepoint of its own: what it writes stands or falls with the caller's transaction
+# (apply's holds a thousand of them).
+@transaction.atomic(savepoint=False)
 def commit_revision(
     *,
     profile: ServiceProfile,
@@ -75,15 +106,17 @@ def commit_revision(
     action: str | None = None,
     detail: dict | None = None,
     parts: Parts | None = None,
+    new: bool = False,
 ) -> bool:
     """Snapshot the profile as it now stands, if it differs from its latest revision.
 
     The first snapshot is revision 1 (event ``created`` unless ``action`` says otherwise); each
     later one bumps ``revision`` and records ``updated`` with the fields that changed. Returns
     whether a revision was written; saving what is already the latest revision writes nothing.
-    ``parts``, the related rows just written, spares reading them back.
+    ``parts``, the related rows just written, spares reading them back; ``new``, a profile
+    created in this transaction, looking for a latest revision.
     """
-    latest = profile.revisions.order_by("-number").first()
+    latest = None if new else profile.revisions.order_by("-number").first()
     secrets = profile_secrets(profile, parts)
     if latest is None:
         number, changed = 1, []
@@ -100,13 +133,8 @@ def commit_revision(
     # Rendered once per revision; pages show the stored HTML.
     profile.readme_html = render_readme(profile.readme)
     profile.save(update_fields=["revision", "modified_by", "modified_at", "readme_html"])
-    profile.refresh_from_db(fields=["modified_at"])
-    ProfileRevision.objects.create(
-        profile=profile,
-        number=number,
-        document=profile_document(profile, parts=parts),
-        secrets=json.dumps(secrets) if secrets else "",
-        author=actor,
+    revision_for(profile, number=number, actor=actor, parts=parts, secrets=secrets).save(
+        force_insert=True
     )
     if action is None:
         action = ProfileEvent.Action.CREATED if number == 1 else ProfileEvent.Action.UPDATED
@@ -201,14 +229,19 @@ def tighten_to(setting: InputSetting, variable) -> bool:
 def write_outputs(*, profile: ServiceProfile, outputs: Iterable[OutputSetting]) -> None:
     """Make ``outputs`` (checked by the caller) the outputs end users of ``profile`` see.
 
-    The one place output rows are written: the rows are replaced as a whole, in one insert.
+    The rows are replaced as a whole, in one insert.
     """
+    profile.outputs.all().delete()
+    OutputSetting.objects.bulk_create(output_rows(profile, outputs))
+
+
+def output_rows(profile: ServiceProfile, outputs: Iterable[OutputSetting]) -> list[OutputSetting]:
+    """``outputs`` as new rows of ``profile``: the one place output rows are made."""
     rows = []
     for output in outputs:
         output.pk, output.profile = None, profile
         rows.append(output)
-    profile.outputs.all().delete()
-    OutputSetting.objects.bulk_create(rows)
+    return rows
 
 
 def declared_output(output, *, position: int | None = None) -> OutputSetting:
