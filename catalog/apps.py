@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth import get_user_model
 from django.db.models import signals
 
 
@@ -22,6 +23,10 @@ class CatalogConfig(AppConfig):
                 signal.connect(
                     freshness.changed, sender=model, dispatch_uid=f"fresh-{model}-{signal}"
                 )
+        # Profile documents (the API's kept lists) name who created and changed a profile.
+        signals.post_save.connect(
+            freshness.user_changed, sender=get_user_model(), dispatch_uid="fresh-user"
+        )
         for model in (ServiceProfile, EnvironmentTemplate):
             signals.m2m_changed.connect(
                 freshness.changed,

@@ -63,6 +63,7 @@ class ProfileDocumentListView(FilteredListView):
     kind = "ServiceProfileList"
     query_parameters = {"GET": parameter_names(LIST_PARAMETERS)}
     choice_parameters = ("serviceType",)
+    kept = True
 
     # What is listed is the project's visibility rows (profiles.models.Visibility): they hold
     # what lists filter by type, count and sort by, so only the page's profiles are read.

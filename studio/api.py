@@ -6,9 +6,11 @@ Errors are ``kind: Status`` documents naming each field by its document path::
      "message": "...", "details": {"causes": [{"field": "spec.inputs[0].value", "message": "..."}]}}
 """
 
+import hashlib
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.cache import caches
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db.models import QuerySet
 from django.http import Http404
@@ -26,7 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from studio import access
+from studio import access, freshness
 from studio.models import Project, Role
 
 API_VERSION = "paas.envmgmt.io/v1"
@@ -354,6 +356,9 @@ class FilteredListView(ProjectAPIView):
     filter_parameters: ClassVar[dict[str, str]]
     choice_parameters: ClassVar[tuple[str, ...]] = ()
     ordering: ClassVar[tuple[str, ...]]
+    # A list that shows only what renews the page token (studio.freshness) is kept, as the
+    # pages keep their results, per project, role and query until any write to it.
+    kept: ClassVar[bool] = False
 
     def get_queryset(self) -> QuerySet:
         raise NotImplementedError
@@ -362,6 +367,27 @@ class FilteredListView(ProjectAPIView):
         raise NotImplementedError
 
     def get(self, request: Request, project: str) -> Response:
+        if not self.kept:
+            return Response(self.listed(request))
+        query = sorted((k, v) for k, values in request.query_params.lists() for v in values)
+        key = ":".join(
+            [
+                "api-list",
+                freshness.token_of(request),
+                self.kind,
+                str(self.project.pk),
+                str(access.is_admin(self.project)),
+                hashlib.sha256(repr(query).encode()).hexdigest(),  # any length, any characters
+            ]
+        )
+        kept = caches[freshness.PAGES]
+        document = kept.get(key)
+        if document is None:
+            document = self.listed(request)
+            kept.set(key, document)
+        return Response(document)
+
+    def listed(self, request: Request) -> dict:
         limit, offset = paging(request)
         data = {
             field: choice_param(request, name)
@@ -378,7 +404,7 @@ class FilteredListView(ProjectAPIView):
         queryset = filters.qs.order_by(*self.ordering)
         count = queryset.count()
         items = self.documents(queryset[offset : offset + limit])
-        return Response(list_document(self.kind, items, count))
+        return list_document(self.kind, items, count)
 
 
 # Projects ------------------------------------------------------------------------------------

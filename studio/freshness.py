@@ -50,6 +50,14 @@ def changed(**signal_arguments) -> None:
         transaction.on_commit(_renew)
 
 
+def user_changed(update_fields=None, **signal_arguments) -> None:
+    """:func:`changed` for a user's save, but for the sign-in time a login saves: pages show
+    users' names (who made a profile), never when they last signed in."""
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    changed(**signal_arguments)
+
+
 def forget() -> None:
     """Drop every cached page part."""
     caches[PAGES].clear()

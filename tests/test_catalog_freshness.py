@@ -12,6 +12,7 @@ from django.urls import reverse
 from profiles.models import ServiceProfile
 from studio.models import Membership
 from tests.factories import make_profile, make_template
+from tests.test_api_access import api_url, key_client
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -252,3 +253,65 @@ def test_a_kept_frame_still_signs_out_with_the_users_own_csrf_token(estate, clie
     response = client.post(reverse("logout"), {"csrfmiddlewaretoken": token})
     assert response.status_code == 302
     assert client.get(reverse("catalog:list", args=["research"])).status_code == 302
+
+
+# The API's profile lists are kept too, per project, role and query.
+
+
+def api_names(client, project: str, path: str, **params) -> list[str]:
+    response = client.get(api_url(project, path), params)
+    assert response.status_code == 200
+    return [item["metadata"]["name"] for item in response.json()["items"]]
+
+
+def test_a_repeated_api_list_request_reads_no_profile(estate, bob):
+    api = key_client(bob)
+    api_names(api, "research", "catalog/")
+    with CaptureQueriesContext(connection) as captured:
+        api_names(api, "research", "catalog/")
+    assert not [q for q in captured.captured_queries if "profiles_" in q["sql"]]
+
+
+def test_the_api_lists_show_each_kind_of_write_at_once(estate, bob, dave):
+    member, admin = key_client(bob), key_client(dave)
+    profile = estate["shared"]
+    assert "shared-one" not in api_names(member, "research", "catalog/")
+    assert "shared-one" not in api_names(admin, "research", "serviceprofiles/")
+    profile.sharing = "selected"
+    profile.save()
+    profile.shared_with.set([estate["research"]])
+    assert "shared-one" in api_names(member, "research", "catalog/", q="shared")
+    assert "shared-one" in api_names(admin, "research", "serviceprofiles/")
+    profile.display_name = "Renamed Over The API"
+    profile.save()
+    response = member.get(api_url("research", "catalog/"))
+    assert "Renamed Over The API" in response.content.decode()
+    profile.shared_with.set([])
+    assert "shared-one" not in api_names(member, "research", "catalog/", q="shared")
+    made = make_profile(estate["research"], "own-new", version=estate["version"])
+    assert "own-new" in api_names(admin, "research", "serviceprofiles/")
+    made.delete()
+    assert "own-new" not in api_names(admin, "research", "serviceprofiles/")
+
+
+def test_an_api_list_names_a_renamed_author_at_once(estate, alice):
+    api = key_client(alice)
+    profile = estate["shared"]
+    profile.created_by = alice
+    profile.save()
+    listed = api.get(api_url("platform", "serviceprofiles/")).json()["items"]
+    assert [i["status"]["createdBy"] for i in listed if i["metadata"]["name"] == "shared-one"] == [
+        "alice"
+    ]
+    alice.username = "alice-renamed"
+    alice.save()
+    listed = api.get(api_url("platform", "serviceprofiles/")).json()["items"]
+    assert [i["status"]["createdBy"] for i in listed if i["metadata"]["name"] == "shared-one"] == [
+        "alice-renamed"
+    ]
+
+
+def test_a_member_does_not_get_an_admins_kept_list(estate, bob, dave):
+    assert api_names(key_client(dave), "research", "serviceprofiles/") is not None
+    response = key_client(bob).get(api_url("research", "serviceprofiles/"))
+    assert response.status_code == 403
