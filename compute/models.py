@@ -14,7 +14,7 @@ from profiles.validators import DISPLAY_NAME_MAX_LENGTH, validate_labels
 from studio import access
 from studio.fields import EncryptedTextField
 from studio.models import Project
-from studio.validators import RESOURCE_NAME_PATTERN, validate_resource_name
+from studio.validators import RESOURCE_NAME_PATTERN, validate_listed_name, validate_resource_name
 
 
 class Connection(models.TextChoices):
@@ -101,7 +101,7 @@ class ComputeInstance(models.Model):
         null=True,
         related_name="compute_instances",
     )
-    name = models.CharField("Unique Name", max_length=63, validators=[validate_resource_name])
+    name = models.CharField("Unique Name", max_length=63, validators=[validate_listed_name])
     display_name = models.CharField("Display Name", max_length=DISPLAY_NAME_MAX_LENGTH)
     gpus = models.CharField(
         "GPUs", max_length=200, blank=True, help_text="What it has, e.g. 2x NVIDIA H100."

@@ -28,7 +28,11 @@ from profiles.serializers import (
 )
 from profiles.validators import DISPLAY_NAME_MAX_LENGTH
 from studio.api import API_VERSION
-from studio.validators import RESOURCE_NAME_MAX_LENGTH, validate_resource_name
+from studio.validators import (
+    RESOURCE_NAME_MAX_LENGTH,
+    validate_listed_name,
+    validate_resource_name,
+)
 
 # What a stored private key reads back as; sent back, it keeps the stored key.
 KEY_SET = "set"
@@ -47,7 +51,7 @@ class DocumentSerializer(StrictSerializer):
 
 
 class InstanceMetadataSerializer(StrictSerializer):
-    name = ResourceNameField(validators=[validate_resource_name])
+    name = ResourceNameField(validators=[validate_listed_name])
     project = StrictCharField(max_length=RESOURCE_NAME_MAX_LENGTH, required=False)
     displayName = ProseField(max_length=DISPLAY_NAME_MAX_LENGTH)
     labels = TextMapField(required=False, default=dict)

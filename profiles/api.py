@@ -46,7 +46,7 @@ from studio.api import (
     parameter_names,
 )
 from studio.models import Project
-from studio.validators import validate_resource_name
+from studio.validators import validate_listed_name
 
 SERVICE_TYPE = OpenApiParameter(
     "serviceType",
@@ -290,7 +290,7 @@ class ProfileSharingView(ProjectAPIView):
 
 
 class CloneSerializer(StrictSerializer):
-    name = ResourceNameField(validators=[validate_resource_name])
+    name = ResourceNameField(validators=[validate_listed_name])
 
 
 class ProfileCloneView(ProjectAPIView):

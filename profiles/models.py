@@ -33,7 +33,11 @@ from profiles.validators import (
 )
 from studio.fields import EncryptedTextField
 from studio.models import SYSTEM_CATALOG, Project
-from studio.validators import RESOURCE_NAME_PATTERN, validate_resource_name
+from studio.validators import (
+    RESOURCE_NAME_PATTERN,
+    validate_listed_name,
+    validate_resource_name,
+)
 
 # TextField's max_length sizes form fields only; this makes model validation check it too.
 _description_length = MaxLengthValidator(DESCRIPTION_MAX_LENGTH)
@@ -449,7 +453,7 @@ class ServiceProfile(Shareable):
     name = models.CharField(
         "Unique Name",
         max_length=63,
-        validators=[validate_resource_name],
+        validators=[validate_listed_name],
         help_text="Cannot be changed once the profile is created.",
     )
     display_name = models.CharField(

@@ -22,7 +22,7 @@ from profiles.validators import (
 from studio.admin_keys import KeyCheckedMultipleChoiceField
 from studio.forms import ConfirmNameForm
 from studio.models import Project
-from studio.validators import validate_resource_name
+from studio.validators import validate_listed_name
 
 # Key/value editors --------------------------------------------------------------------------
 
@@ -562,7 +562,7 @@ class CloneForm(forms.Form):
     name = forms.CharField(
         label="Unique Name",
         max_length=63,
-        validators=[validate_resource_name],
+        validators=[validate_listed_name],
         help_text="The new profile's unique name in this project; it cannot be changed later.",
     )
 

@@ -28,3 +28,19 @@ def validate_resource_name(value: str) -> None:
             "ending with a hyphen (for example jupyter-notebook).",
             code="invalid_name",
         )
+
+
+# The name a list's page for making one more takes in the URLs beside its rows' own
+# (service-profiles/new/, compute-instances/new/): a row of that name could not be opened.
+PAGE_NAMES = frozenset({"new"})
+
+
+def validate_listed_name(value: str) -> None:
+    """:func:`validate_resource_name` for rows whose pages sit beside a ``new/`` page."""
+    validate_resource_name(value)
+    if value in PAGE_NAMES:
+        raise ValidationError(
+            "“%(name)s” is the name of the page that creates one: choose another name.",
+            code="reserved_name",
+            params={"name": value},
+        )

@@ -431,6 +431,16 @@ def test_every_problem_of_a_document_is_named_at_once(alice_api):
     assert {"metadata.name", "spec.iconURL"} <= set(causes(response))
 
 
+def test_a_document_named_as_the_new_profile_page_is_refused(alice_api):
+    document = new_document()
+    document["metadata"]["name"] = "new"
+    before = database_state()
+    response = post(alice_api, LIST, document)
+    assert response.status_code == 400
+    assert "the page that creates one" in causes(response)["metadata.name"]
+    assert database_state() == before
+
+
 def test_a_400_is_a_status_document(alice_api):
     document = new_document()
     document["spec"]["serviceType"] = "gaming"
@@ -967,6 +977,13 @@ def change_profile(name: str, **fields) -> None:
     for field, value in fields.items():
         setattr(profile, field, value)
     profile.save()
+
+
+def test_a_clone_named_as_the_new_profile_page_is_refused(alice_api):
+    response = post(alice_api, CLONE, {"name": "new"})
+    assert response.status_code == 400
+    assert list(causes(response)) == ["name"]
+    assert not ServiceProfile.objects.filter(name="new").exists()
 
 
 def test_a_clone_is_not_shared(alice_api):

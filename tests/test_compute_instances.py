@@ -294,6 +294,15 @@ def test_each_missing_ssh_field_is_a_field_error_and_nothing_is_saved(as_bob, mi
     assert not ComputeInstance.objects.exists()
 
 
+def test_the_name_of_the_new_instance_page_is_refused(as_bob):
+    """An instance named ``new`` could not be opened: its page's URL is the form's."""
+    response = as_bob.post(url("instance_new"), form_data(name="new"))
+    assert response.status_code == 400
+    assert list(response.context["form"].errors) == ["name"]
+    assert "the page that creates one" in response.content.decode()
+    assert not ComputeInstance.objects.exists()
+
+
 def test_every_missing_ssh_field_is_named_at_once(as_bob):
     data = form_data(host="", port="", username="", host_key="")
     response = as_bob.post(url("instance_new"), data)

@@ -143,6 +143,15 @@ def test_a_missing_unique_name_is_refused(new_profile):
     assert database_state() == new_profile.before
 
 
+def test_the_name_of_the_new_profile_page_is_refused(new_profile):
+    """A profile named ``new`` could not be opened: its page's URL is the wizard's."""
+    response = new_profile.post(name="new")
+    assert general_refused(response, "name") == [
+        "“new” is the name of the page that creates one: choose another name."
+    ]
+    assert database_state() == new_profile.before
+
+
 def test_a_unique_name_taken_in_the_project_is_refused(new_profile):
     response = new_profile.post(name="team-notebook")
     assert general_refused(response, "name") == [

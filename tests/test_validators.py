@@ -35,6 +35,7 @@ from studio.models import Project
 from studio.validators import (
     RESOURCE_NAME_MAX_LENGTH,
     RESOURCE_NAME_PATTERN,
+    validate_listed_name,
     validate_resource_name,
 )
 
@@ -126,6 +127,13 @@ def test_resource_name_ending_with_a_hyphen_is_refused():
     error = refusal(validate_resource_name, "notebook-")
     assert error.code == "invalid_name"
     assert "not ending with a hyphen" in error.messages[0]
+
+
+def test_a_listed_name_is_a_resource_name_other_than_a_page_name():
+    assert validate_listed_name("new-notebook") is None
+    assert validate_listed_name("renew") is None
+    assert refusal(validate_listed_name, "new").code == "reserved_name"
+    assert refusal(validate_listed_name, "New").code == "invalid_name"
 
 
 @pytest.mark.parametrize(
