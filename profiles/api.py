@@ -17,7 +17,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from profiles import applying, services
+from profiles import applying, services, visibility
 from profiles.documents import (
     DocumentError,
     documents_queryset,
@@ -69,11 +69,9 @@ class ProfileDocumentListView(FilteredListView):
     # what lists filter by type, count and sort by, so only the page's profiles are read.
 
     def profiles(self, page) -> list[ServiceProfile]:
-        """The profiles a page of visibility rows stands for, in its order, with what
-        :func:`profile_document` reads."""
-        ids = list(page.values_list("profile", flat=True))
-        found = documents_queryset(ServiceProfile.objects.all()).in_bulk(ids)
-        return [found[pk] for pk in ids if pk in found]
+        """The profiles of a page of visibility rows, with what :func:`profile_document`
+        reads."""
+        return visibility.profiles_of(page, documents_queryset(ServiceProfile.objects.all()))
 
 
 def parse_document(data) -> dict:

@@ -101,18 +101,20 @@ def page_of(
     """Page ``number`` of ``rows`` (visibility rows, ordered) as the profiles ``profiles``
     reads: the page is chosen from the rows alone, then only its profiles are read.
     ``count`` is the number of rows, when the caller has counted them already."""
-    paginator = Paginator(rows.values_list("profile", flat=True), per_page)
+    paginator = Paginator(rows, per_page)
     if count is not None:
         paginator.count = count
     page = paginator.get_page(number)
-    found = profiles.in_bulk(list(page.object_list))
-    page.object_list = [found[pk] for pk in page.object_list if pk in found]
+    page.object_list = profiles_of(page.object_list, profiles)
     return page
 
 
-def rebuild() -> None:
-    """Rewrite every profile's rows (for data written without the receivers)."""
-    refresh(ServiceProfile.objects.order_by("pk").values_list("pk", flat=True))
+def profiles_of(rows: QuerySet, profiles: QuerySet) -> list[ServiceProfile]:
+    """The profiles ``profiles`` reads for ``rows`` (a slice of ordered visibility rows), in
+    their order: one query for the rows' profile ids, one for the profiles."""
+    ids = list(rows.values_list("profile", flat=True))
+    found = profiles.in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
 
 
 # Signal receivers ----------------------------------------------------------------------------
