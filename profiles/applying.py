@@ -416,26 +416,24 @@ def _plan_outputs(
 
 
 def write_profile_plan(plan: ProfilePlan, *, actor) -> ServiceProfile:
-    """Write a plan without causes that changes something, and snapshot its revision."""
+    """Write a plan without causes that changes a stored profile, and snapshot its revision.
+    (Plans that create profiles are written by :func:`write_new_profiles`.)"""
     profile, parts = plan.profile, plan.parts
     profile.save()
-    if plan.creating:
-        profile.shared_with.add(*parts.shared_with)
-    else:
-        profile.shared_with.set(parts.shared_with)
-        profile.inputs.all().delete()
+    profile.shared_with.set(parts.shared_with)
+    profile.inputs.all().delete()
     for setting in parts.inputs:
         setting.profile = profile
     InputSetting.objects.bulk_create(parts.inputs)
     write_outputs(profile=profile, outputs=parts.outputs)
-    commit_revision(profile=profile, actor=actor, parts=parts, new=plan.creating)
+    commit_revision(profile=profile, actor=actor, parts=parts)
     return profile
 
 
 def write_new_profiles(plans: list[ProfilePlan], *, actor) -> None:
     """Write plans without causes that create profiles, together: a few queries for all of
-    them. Each profile is written as :func:`write_profile_plan` would write it, as revision 1
-    with its ``created`` event (its readme was rendered when it was planned)."""
+    them. Each profile is revision 1 with its ``created`` event, as :func:`commit_revision`
+    makes them (its readme was rendered when it was planned)."""
     if not plans:
         return
     for plan in plans:
@@ -491,6 +489,9 @@ def apply_profile_document(
             raise DocumentError(plan.causes)
         if plan.unchanged:
             return stored, "unchanged"
+        if plan.creating:
+            write_new_profiles([plan], actor=actor)
+            return plan.profile, plan.outcome
         return write_profile_plan(plan, actor=actor), plan.outcome
 
 

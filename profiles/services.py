@@ -106,17 +106,15 @@ def commit_revision(
     action: str | None = None,
     detail: dict | None = None,
     parts: Parts | None = None,
-    new: bool = False,
 ) -> bool:
     """Snapshot the profile as it now stands, if it differs from its latest revision.
 
     The first snapshot is revision 1 (event ``created`` unless ``action`` says otherwise); each
     later one bumps ``revision`` and records ``updated`` with the fields that changed. Returns
     whether a revision was written; saving what is already the latest revision writes nothing.
-    ``parts``, the related rows just written, spares reading them back; ``new``, a profile
-    created in this transaction, looking for a latest revision.
+    ``parts``, the related rows just written, spares reading them back.
     """
-    latest = None if new else profile.revisions.order_by("-number").first()
+    latest = profile.revisions.order_by("-number").first()
     secrets = profile_secrets(profile, parts)
     if latest is None:
         number, changed = 1, []

@@ -18,7 +18,8 @@ from django.core.management import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from profiles import applying, readme
+from profiles import applying, readme, services
+from profiles.documents import profile_document
 from profiles.models import (
     EnvironmentTemplate,
     ProfileEvent,
@@ -26,7 +27,7 @@ from profiles.models import (
     ServiceProfile,
     Shareable,
 )
-from profiles.readme import TOO_DEEP
+from profiles.readme import TOO_DEEP, render_readme
 from studio.models import Project
 from tests.factories import make_profile, make_project, make_template
 from tests.test_api_documents import LIST, alice_api, database_state, new_document, post  # noqa: F401
@@ -168,41 +169,43 @@ def test_a_profile_named_twice_in_one_apply_takes_the_second(named_twice):
     assert ServiceProfile.objects.get(name="new-notebook").display_name == "Second"
 
 
-def test_profiles_created_together_are_whole(platform_ready, alice_api, tmp_path):
-    """Written together, each new profile is what one created alone (through the API) is: its
-    row with revision 1 and its rendered readme, sharing, inputs, outputs, revision, event,
-    and a place in the catalog of the project it is shared with."""
-    apply(write(tmp_path / "three.yaml", documents(3, "whole")))
-    assert post(alice_api, LIST, documents(1, "alone")[0]).status_code == 201
-    made = {
-        p.name: p
-        for p in ServiceProfile.objects.filter(name__in=["whole-1", "alone-0"]).prefetch_related(
-            "shared_with", "inputs", "outputs", "revisions", "events"
-        )
-    }
-
-    def whole(profile: ServiceProfile) -> tuple:
+@pytest.mark.parametrize("how", ["together", "alone"])
+def test_a_created_profile_is_whole(platform_ready, alice_api, tmp_path, how):
+    """Created in a batch (apply) or alone (the API), a new profile is its revision 1 as a
+    revision is taken: the snapshot is the profile as stored, so there is nothing left to
+    commit; its readme is rendered, its event recorded, and the project it is shared with
+    finds it in its catalog."""
+    sent = documents(3, "made")
+    if how == "together":
+        apply(write(tmp_path / "three.yaml", sent))
+    else:
+        for document in sent:
+            assert post(alice_api, LIST, document).status_code == 201
+    for document in sent:
+        profile = ServiceProfile.objects.get(name=document["metadata"]["name"])
         (revision,) = profile.revisions.all()
-        (event,) = profile.events.all()
-        return (
-            profile.revision,
-            profile.readme_html,
-            [p.name for p in profile.shared_with.all()],
-            [(i.name, i.effective_value) for i in profile.inputs.all()],
-            [o.name for o in profile.outputs.all()],
-            revision.number,
-            {k: v for k, v in revision.document.items() if k not in ("metadata", "status")},
-            revision.document["status"]["state"],
-            event.action,
+        assert (profile.revision, revision.number) == (1, 1)
+        assert revision.document == profile_document(profile)
+        assert not services.commit_revision(profile=profile, actor=None)
+        assert profile.readme_html == render_readme(profile.readme)
+        assert "<em>everything</em>" in profile.readme_html
+        assert list(profile.events.values_list("action", "revision")) == [("created", 1)]
+        spec, asked = revision.document["spec"], document["spec"]
+        for part in ("inputs", "outputs"):
+            assert [row["name"] for row in spec[part]] == [row["name"] for row in asked[part]]
+        assert (
+            spec["sharing"]
+            == document["spec"]["sharing"]
+            == {
+                "type": "selected",
+                "projects": ["research"],
+            }
         )
-
-    assert whole(made["whole-1"]) == whole(made["alone-0"])
-    assert "<em>everything</em>" in made["whole-1"].readme_html
     research = ServiceProfile.objects.in_catalog_of(platform_ready["research"])
-    assert set(research.filter(name__startswith="whole-").values_list("name", flat=True)) == {
-        "whole-0",
-        "whole-1",
-        "whole-2",
+    assert set(research.filter(name__startswith="made-").values_list("name", flat=True)) == {
+        "made-0",
+        "made-1",
+        "made-2",
     }
 
 
