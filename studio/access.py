@@ -17,11 +17,12 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery, Value
-from django.http import Http404, HttpResponse
+from django.db.models import F, QuerySet, Value
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
 
 from studio.http import ProjectRequest
-from studio.models import SYSTEM_CATALOG, Membership, Project, Role
+from studio.models import Project, Role
 
 
 def projects_with_role(user) -> QuerySet[Project]:
@@ -29,28 +30,13 @@ def projects_with_role(user) -> QuerySet[Project]:
     projects = Project.objects.for_user(user)
     if user.is_authenticated and user.is_superuser:
         return projects.annotate(role=Value(Role.ADMIN))
-    role = Membership.objects.filter(project=OuterRef("pk"), user=user).order_by().values("role")
-    return projects.annotate(role=Subquery(role))
+    # The membership for_user joined to find the projects holds the role.
+    return projects.annotate(role=F("memberships__role"))
 
 
 def project_for(user, name: str) -> Project:
-    """The project ``name`` with the user's ``role`` on it; Http404 for anyone outside it.
-
-    :func:`projects_with_role` for one project, asked as every request asks it: a member's
-    membership with its project, or a superuser's project, in one plain query.
-    """
-    try:
-        if name == SYSTEM_CATALOG or not (user.is_authenticated and user.is_active):
-            raise Project.DoesNotExist
-        if user.is_superuser:
-            project = Project.objects.get(name=name)
-            project.role = Role.ADMIN
-            return project
-        membership = Membership.objects.select_related("project").get(user=user, project__name=name)
-    except (Project.DoesNotExist, Membership.DoesNotExist):
-        raise Http404("No such project.") from None
-    membership.project.role = membership.role
-    return membership.project
+    """The project ``name`` with the user's ``role`` on it; Http404 for anyone outside it."""
+    return get_object_or_404(projects_with_role(user), name=name)
 
 
 def is_admin(project: Project) -> bool:
