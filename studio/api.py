@@ -356,8 +356,8 @@ class FilteredListView(ProjectAPIView):
     filter_parameters: ClassVar[dict[str, str]]
     choice_parameters: ClassVar[tuple[str, ...]] = ()
     ordering: ClassVar[tuple[str, ...]]
-    # A list that shows only what renews the page token (studio.freshness) is kept, as the
-    # pages keep their results, per project, role and query until any write to it.
+    # A list that shows only what renews the page token (studio.freshness), the same to all
+    # who may open it, is kept as the pages keep their results: per project and query.
     kept: ClassVar[bool] = False
 
     def get_queryset(self) -> QuerySet:
@@ -376,7 +376,6 @@ class FilteredListView(ProjectAPIView):
                 freshness.token_of(request),
                 self.kind,
                 str(self.project.pk),
-                str(access.is_admin(self.project)),
                 hashlib.sha256(repr(query).encode()).hexdigest(),  # any length, any characters
             ]
         )

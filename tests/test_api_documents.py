@@ -385,6 +385,7 @@ BAD_DOCUMENTS = [
     ),
     ("unknown-sharing-type", _set("spec.sharing.type", "some"), "spec.sharing.type"),
     ("another-projects-document", _set("metadata.project", "research"), "metadata.project"),
+    ("named-as-the-new-profile-page", _set("metadata.name", "new"), "metadata.name"),
 ]
 
 BAD_DOCUMENT_BUGS: dict = {}
@@ -429,16 +430,6 @@ def test_every_problem_of_a_document_is_named_at_once(alice_api):
     document["spec"]["iconURL"] = "ftp://example.com/icon.svg"
     response = post(alice_api, LIST, document)
     assert {"metadata.name", "spec.iconURL"} <= set(causes(response))
-
-
-def test_a_document_named_as_the_new_profile_page_is_refused(alice_api):
-    document = new_document()
-    document["metadata"]["name"] = "new"
-    before = database_state()
-    response = post(alice_api, LIST, document)
-    assert response.status_code == 400
-    assert "the page that creates one" in causes(response)["metadata.name"]
-    assert database_state() == before
 
 
 def test_a_400_is_a_status_document(alice_api):
