@@ -20,6 +20,10 @@ from profiles.models import ServiceProfile, Visibility
 from studio.models import Project
 
 BATCH = 500
+# What a profile's rows are made of: a save that writes none of these leaves them as they are.
+READ_FIELDS = frozenset(
+    {"name", "display_name", "service_type", "status", "sharing", "created_at", "project"}
+)
 # The profiles whose rows a :func:`gathered` block will rewrite as it ends.
 _gathering: ContextVar[set[int] | None] = ContextVar("visibility_gathering", default=None)
 
@@ -55,15 +59,7 @@ def refresh(profile_ids: Iterable[int]) -> None:
         profiles = (
             ServiceProfile.objects.filter(pk__in=batch)
             .select_related("project")
-            .only(
-                "name",
-                "display_name",
-                "service_type",
-                "status",
-                "sharing",
-                "created_at",
-                "project__name",
-            )
+            .only(*READ_FIELDS - {"project"}, "project__name")
             .prefetch_related(Prefetch("shared_with", queryset=Project.objects.only("pk")))
         )
         rows = [row for profile in profiles for row in rows_for(profile)]
@@ -120,9 +116,10 @@ def profiles_of(rows: QuerySet, profiles: QuerySet) -> list[ServiceProfile]:
 # Signal receivers ----------------------------------------------------------------------------
 
 
-def profile_saved(instance: ServiceProfile, raw: bool = False, **_) -> None:
-    if not raw:
-        _changed([instance.pk])
+def profile_saved(instance: ServiceProfile, raw: bool = False, update_fields=None, **_) -> None:
+    if raw or (update_fields is not None and not READ_FIELDS & set(update_fields)):
+        return  # a revision's bookkeeping (revision, readme_html, modified_*) changes no row
+    _changed([instance.pk])
 
 
 def sharing_changed(instance, action: str, reverse: bool, pk_set, **_) -> None:

@@ -767,6 +767,18 @@ def test_catalog_query_count_does_not_grow_with_the_catalog(client, bob, project
     assert large <= 8
 
 
+def test_a_save_rewrites_visibility_only_when_it_writes_what_visibility_reads(projects, system):
+    profile = make_profile(projects["platform"], "quiet", version=make_template(system, "tpl"))
+    profile.status = "ready"
+    with CaptureQueriesContext(connection) as bookkeeping:
+        profile.save(update_fields=["revision", "modified_at", "readme_html"])
+    assert not [q for q in bookkeeping.captured_queries if "profiles_visibility" in q["sql"]]
+    assert not ServiceProfile.objects.in_catalog_of(projects["research"]).filter(pk=profile.pk)
+    profile.sharing = "all"
+    profile.save(update_fields=["status", "sharing"])
+    assert ServiceProfile.objects.in_catalog_of(projects["research"]).filter(pk=profile.pk)
+
+
 def test_the_visible_set_is_computed_by_the_database(client, bob, projects, system):
     populate(300, projects, system, make_template(system, "tpl"))
     client.force_login(bob)
