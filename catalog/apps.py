@@ -23,9 +23,13 @@ class CatalogConfig(AppConfig):
                 signal.connect(
                     freshness.changed, sender=model, dispatch_uid=f"fresh-{model}-{signal}"
                 )
-        # Profile documents (the API's kept lists) name who created and changed a profile.
+        # Profile documents (the API's kept lists) name who created and changed a profile, and
+        # signed-in users are kept (studio.kept_pages.signed_in_user) until they change or go.
         signals.post_save.connect(
             freshness.user_changed, sender=get_user_model(), dispatch_uid="fresh-user"
+        )
+        signals.post_delete.connect(
+            freshness.changed, sender=get_user_model(), dispatch_uid="fresh-user-deleted"
         )
         for model in (ServiceProfile, EnvironmentTemplate):
             signals.m2m_changed.connect(

@@ -27,6 +27,7 @@ from profiles.models import (
 from studio import access, freshness
 from studio.htmx import page_or_fragment
 from studio.http import ProjectRequest
+from studio.kept_pages import kept_page
 from studio.models import Project
 
 PAGE_SIZE = 24
@@ -132,6 +133,7 @@ def project_home(request: ProjectRequest, project: Project) -> HttpResponse:
 
 
 @require_GET
+@kept_page
 @access.member_required
 def catalog(request: ProjectRequest, project: Project) -> HttpResponse:
     """The ready profiles available to the project: searched, by service type, a page at a time.

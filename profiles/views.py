@@ -43,6 +43,7 @@ from studio import access, freshness
 from studio.formats import dump_yaml
 from studio.htmx import page_or_fragment
 from studio.http import ProjectRequest
+from studio.kept_pages import kept_page
 from studio.models import Project
 
 PAGE_SIZE = 20
@@ -90,6 +91,7 @@ def studio_home(request: ProjectRequest, project: Project) -> HttpResponse:
 
 
 @require_GET
+@kept_page
 @access.admin_required
 def profile_list(request: ProjectRequest, project: Project) -> HttpResponse:
     """The project's profiles and those it may see, searched, filtered and sorted.

@@ -1,44 +1,55 @@
 """What cached page parts are keyed by: a token that every write to what they show replaces.
 
-Lists that everyone of a project opens (the catalog above all) cache their rendered results
-in the ``pages`` cache under the current token. A write to a service profile, its sharing, an
-environment template or version, or a project replaces the token in the shared ``default``
-cache once its transaction commits, before the writer's response goes out: the very next
-request, in any worker process, renders afresh. A transaction renews it once, however many
-rows it writes.
+Lists that everyone of a project opens (the catalog above all) cache their rendered results,
+or whole pages (:mod:`studio.kept_pages`), in the ``pages`` cache under the current token. A write
+to a service profile, its sharing, an environment template or version, a project, a
+membership or a user replaces the token (one row in the database,
+:class:`studio.models.PagesToken`) once its transaction commits, before the writer's response
+goes out: the very next request, in any worker process, renders afresh. A transaction renews
+it once, however many rows it writes. A request reads the token before anything it keeps
+under it, so that what it keeps is never older than the token it is kept under.
 """
 
 from uuid import uuid4
 
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.db import connection, transaction
 
-TOKEN_KEY = "pages-token"
 PAGES = "pages"  # the cache alias page parts live in (settings.CACHES)
 
 
 def token() -> str:
-    """The current token, made on first use (and after the cache lost it)."""
-    current = cache.get(TOKEN_KEY)
-    if current is None:
-        made = uuid4().hex
-        # Another process may have made one meanwhile: theirs stands.
-        current = made if cache.add(TOKEN_KEY, made, timeout=None) else cache.get(TOKEN_KEY)
-    return current or uuid4().hex  # a cache that keeps nothing: nothing is cached either
+    """The current token, made on first use."""
+    from studio.models import PagesToken
+
+    current = PagesToken.objects.filter(pk=PagesToken.ONLY).values_list("value", flat=True)
+    # Another process may make it meanwhile: theirs stands.
+    return (
+        current.first()
+        or PagesToken.objects.get_or_create(pk=PagesToken.ONLY, defaults={"value": uuid4().hex})[
+            0
+        ].value
+    )
 
 
 def token_of(request) -> str:
-    """:func:`token`, read once per GET or HEAD however many page parts ask. A request that
+    """:func:`token`, read once per GET or HEAD however many page parts ask, with the
+    request's session if it has one (:class:`studio.sessions.SessionStore`). A request that
     may write reads it afresh each time: what it renders after its write is renewed."""
     if request.method not in ("GET", "HEAD"):
         return token()
     if not hasattr(request, "_pages_token"):
-        request._pages_token = token()
+        read_with_session = getattr(getattr(request, "session", None), "pages_token", None)
+        request._pages_token = (read_with_session and read_with_session()) or token()
     return request._pages_token
 
 
 def _renew() -> None:
-    cache.set(TOKEN_KEY, uuid4().hex, timeout=None)
+    from studio.models import PagesToken
+
+    made = uuid4().hex
+    if not PagesToken.objects.filter(pk=PagesToken.ONLY).update(value=made):
+        PagesToken.objects.update_or_create(pk=PagesToken.ONLY, defaults={"value": made})
 
 
 def changed(**signal_arguments) -> None:

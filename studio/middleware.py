@@ -1,11 +1,29 @@
-"""Middleware of our own: the Permissions-Policy header, and the count of refused API keys."""
+"""Middleware of our own: the signed-in user as kept, the Permissions-Policy header, and the
+count of refused API keys."""
 
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthentication
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
 
+from studio import kept_pages
 from studio.authentication import FAILED_FLAG, client_ip, record_api_key_failure
+
+
+class AuthenticationMiddleware(DjangoAuthentication):
+    """Django's, but the user is read once per token (:func:`studio.kept_pages.signed_in_user`)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _user(request))
+
+
+def _user(request: HttpRequest):
+    if not hasattr(request, "_cached_user"):  # where Django's own middleware keeps it
+        request._cached_user = kept_pages.signed_in_user(request)
+    return request._cached_user
 
 
 class PermissionsPolicyMiddleware:

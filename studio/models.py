@@ -1,4 +1,4 @@
-"""Tenancy: projects and who belongs to them."""
+"""Tenancy: projects and who belongs to them; the token kept pages are kept under."""
 
 from django.conf import settings
 from django.db import models
@@ -165,3 +165,18 @@ class ApiKey(models.Model):
         """Stop the key from working, for good (the row stays, to show when it was revoked)."""
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
+
+
+class PagesToken(models.Model):
+    """What kept page parts are kept under (:mod:`studio.freshness`): one row, whose value
+    every write to what they show replaces."""
+
+    ONLY = 1  # the row's primary key
+
+    value = models.CharField(max_length=32)
+
+    class Meta:
+        verbose_name = "pages token"
+
+    def __str__(self) -> str:
+        return self.value

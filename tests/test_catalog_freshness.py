@@ -199,8 +199,12 @@ def test_the_list_shows_an_edit_and_a_finished_draft_at_once(estate, research_ad
 
 def test_the_list_answers_a_membership_change_at_once(estate, research_admin, dave):
     research_list(research_admin)
-    Membership.objects.filter(user=dave, project=estate["research"]).update(role="member")
+    membership = Membership.objects.get(user=dave, project=estate["research"])
+    membership.role = "member"
+    membership.save()
     assert research_admin.get(reverse("profiles:list", args=["research"])).status_code == 403
+    membership.delete()
+    assert research_admin.get(reverse("profiles:list", args=["research"])).status_code == 404
 
 
 def test_a_rolled_back_write_keeps_the_kept_results(estate, client):
