@@ -48,7 +48,12 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+# The identity provider the sign-in tests run (Node.js oidc-provider, tests/idp).
+tests/idp/node_modules/.package-lock.json: tests/idp/package-lock.json
+	@command -v npm >/dev/null || { echo "The sign-in tests need Node.js and npm (Debian: apt-get install nodejs npm)."; exit 1; }
+	npm ci --prefix tests/idp --no-audit --no-fund --loglevel=error
+
+test: lint tests/idp/node_modules/.package-lock.json
 	$(BIN)/python manage.py check --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
